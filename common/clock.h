@@ -1,0 +1,26 @@
+// Monotonic time, behind an interface so the master's decisions can be tested
+// with a fake clock.
+#pragma once
+
+#include <chrono>
+
+namespace valved {
+
+using Duration = std::chrono::milliseconds;
+using TimePoint = std::chrono::steady_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint Now() const = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  TimePoint Now() const override { return std::chrono::steady_clock::now(); }
+};
+
+/// Seconds as a double, for log messages ("ready in 0.8s").
+inline double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+
+}  // namespace valved

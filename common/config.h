@@ -1,0 +1,62 @@
+// The effective configuration: plain fields with defaults. Built once from
+// the settings table (common/settings.h) by main() or a reload; nothing else
+// reads YAML or the command line.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "common/clock.h"
+
+namespace valved {
+
+struct Config {
+  // --- listening (Valve: -h/--host, -p/--port)
+  std::string host = "127.0.0.1";
+  int port = 3000;
+  int workers = 0;  ///< proxy workers; 0 in the file means "number of CPU cores"
+
+  // --- the API (Valve: -f/--file): a plumber file, or a directory with entrypoint.R
+  std::string file = "plumber.R";
+
+  // --- the pool of R children (Valve: -n/--n-max, --n-min, --max-age, --check-unused)
+  int n_max = 3;
+  int n_min = 1;
+  Duration max_age = std::chrono::seconds(300);      ///< idle time before a child beyond n_min stops
+  Duration check_unused = std::chrono::seconds(10);  ///< how often idle children are checked
+  int max_spawning = 2;  ///< children starting at once (chosen by measurement; see README)
+  Duration spawn_timeout = std::chrono::seconds(60);     ///< Starting -> Failed after this
+  Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child
+  Duration graceful_timeout = std::chrono::seconds(30);  ///< TERM: in-flight requests get this long
+  int max_requests = 0;         ///< recycle a child after this many requests (0: never)
+  int max_requests_jitter = 0;  ///< random 0..jitter added to max_requests per child
+  std::string rscript = "Rscript";  ///< the R front end used to start children
+  std::string runtime_dir;          ///< where child sockets live; "" = $XDG_RUNTIME_DIR or /tmp
+
+  // --- requests (worker)
+  int max_queue = 1000;                                 ///< waiting requests before 503
+  Duration queue_timeout = std::chrono::seconds(60);    ///< wait for a child before 503
+  Duration timeout = std::chrono::seconds(300);         ///< R response before 504 (0: none)
+  Duration header_timeout = std::chrono::seconds(30);   ///< client request head before 408
+  Duration keepalive_timeout = std::chrono::seconds(15);  ///< idle client connection
+  int64_t max_body_size = 0;                            ///< request body bytes (0: unlimited) -> 413
+  int limit_request_line = 8190;                        ///< request line bytes -> 414
+  int limit_request_fields = 100;                       ///< header fields -> 431
+  int limit_request_headers_size = 32768;               ///< header section bytes -> 431
+
+  // --- operation
+  std::string log_level = "notice";
+  std::string log_file;  ///< "" = stderr
+  std::string pid_file;
+  bool access_log = false;
+};
+
+/// A configuration error. what() is the full message, already naming where:
+/// "/etc/valve.yaml:12:3: n_max: expected a positive integer, got \"four\"".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace valved

@@ -1,0 +1,75 @@
+#include "common/ipc_channel.h"
+
+#include <event2/buffer.h>
+#include <event2/util.h>
+
+#include <cstdlib>
+
+#include "common/log.h"
+
+namespace valved {
+
+IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name,
+                       MessageHandler on_message, CloseHandler on_close)
+    : name_(std::move(name)), on_message_(std::move(on_message)), on_close_(std::move(on_close)) {
+  evutil_make_socket_nonblocking(fd.get());
+  bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  bufferevent_setcb(bev_.get(), OnRead, nullptr, OnEvent, this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+}
+
+IpcChannel::~IpcChannel() { *alive_ = false; }
+
+void IpcChannel::Send(const ipc::Message& message) {
+  if (!open_) return;
+  std::string line = ipc::FormatMessage(message);
+  Log(LogLevel::kDebug) << name_ << ": send " << line;
+  line += '\n';
+  bufferevent_write(bev_.get(), line.data(), line.size());
+}
+
+void IpcChannel::Shutdown() {
+  open_ = false;
+  bufferevent_disable(bev_.get(), EV_READ);
+}
+
+void IpcChannel::OnRead(bufferevent*, void* arg) { static_cast<IpcChannel*>(arg)->ReadLines(); }
+
+void IpcChannel::OnEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<IpcChannel*>(arg);
+  if (what & BEV_EVENT_EOF) {
+    self->Fail("peer closed the channel");
+  } else if (what & BEV_EVENT_ERROR) {
+    self->Fail("channel error: " + ErrnoString(EVUTIL_SOCKET_ERROR()));
+  }
+}
+
+void IpcChannel::ReadLines() {
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  std::shared_ptr<bool> alive = alive_;
+  while (open_) {
+    size_t len = 0;
+    char* raw = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+    if (!raw) break;
+    std::string line(raw, len);
+    std::free(raw);
+    Log(LogLevel::kDebug) << name_ << ": recv " << line;
+    std::string error;
+    auto message = ipc::ParseMessage(line, &error);
+    if (!message) return Fail("protocol error: " + error + " in \"" + line + "\"");
+    on_message_(*message);
+    if (!*alive) return;  // the handler destroyed this channel
+  }
+  if (open_ && evbuffer_get_length(in) > ipc::kMaxLineLength) {
+    Fail("protocol error: line longer than " + std::to_string(ipc::kMaxLineLength) + " bytes");
+  }
+}
+
+void IpcChannel::Fail(const std::string& reason) {
+  if (!open_) return;
+  open_ = false;
+  bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  on_close_(reason);  // may destroy this channel: nothing may follow
+}
+
+}  // namespace valved

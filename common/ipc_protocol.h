@@ -1,0 +1,90 @@
+// The lease protocol between workers and the master.
+//
+// Principle: each worker has one socketpair to the master. Messages are ASCII
+// lines ("\n"-terminated, at most kMaxLineLength bytes), tokens separated by
+// one space, the first token an upper-case verb. They carry control only (tens
+// of bytes), so text costs nothing and can be logged verbatim and typed by hand.
+//
+//   W->M  HELLO <version> <worker-id> <pid>     first line from a worker
+//   M->W  WELCOME <version>                     handshake accepted
+//   W->M  ACQUIRE <req>                         lease a child for request <req>
+//   M->W  GRANT <req> <child-id> <socket-path>  lease granted (path: rest of line)
+//   M->W  DENY <req> <reason>                   queue_full|queue_timeout|shutting_down|no_children
+//   W->M  RELEASE <req> <child-id> <outcome>    ok|broken|timed_out
+//   W->M  CANCEL <req>                          client left before GRANT
+//   M->W  QUIT | TERMINATE | REOPEN             graceful stop | exit now | reopen logs
+//
+// A request id is local to its worker; the master names a lease (worker, req).
+// Races are normal: a GRANT may cross a CANCEL; the worker then RELEASEs ok.
+//
+// Bump kProtocolVersion whenever a message changes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace valved::ipc {
+
+inline constexpr int kProtocolVersion = 1;
+inline constexpr size_t kMaxLineLength = 512;
+
+enum class DenyReason {
+  kQueueFull,     ///< the waitlist is at max_queue
+  kQueueTimeout,  ///< waited longer than queue_timeout
+  kShuttingDown,  ///< the master is stopping
+  kNoChildren,    ///< children cannot start (boot failures)
+};
+
+enum class Outcome {
+  kOk,        ///< the child answered and its connection ended cleanly
+  kBroken,    ///< I/O error with the child mid-request: the master checks the process
+  kTimedOut,  ///< the child did not answer within request_timeout: the master replaces it
+};
+
+struct Hello {
+  int version = kProtocolVersion;
+  uint64_t worker_id = 0;
+  uint64_t pid = 0;
+};
+struct Welcome {
+  int version = kProtocolVersion;
+};
+struct Acquire {
+  uint64_t req = 0;
+};
+struct Grant {
+  uint64_t req = 0;
+  uint64_t child_id = 0;
+  std::string socket_path;
+};
+struct Deny {
+  uint64_t req = 0;
+  DenyReason reason = DenyReason::kQueueFull;
+};
+struct Release {
+  uint64_t req = 0;
+  uint64_t child_id = 0;
+  Outcome outcome = Outcome::kOk;
+};
+struct Cancel {
+  uint64_t req = 0;
+};
+struct Quit {};
+struct Terminate {};
+struct Reopen {};
+
+using Message =
+    std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Quit, Terminate, Reopen>;
+
+const char* ToString(DenyReason reason);
+const char* ToString(Outcome outcome);
+
+/// One line, without the trailing newline.
+std::string FormatMessage(const Message& message);
+/// Parses one line (without its newline). On failure returns nullopt and sets *error.
+std::optional<Message> ParseMessage(std::string_view line, std::string* error);
+
+}  // namespace valved::ipc

@@ -1,0 +1,62 @@
+// One-line-per-event logging:
+//   2026-08-23T10:15:02.481Z [notice] master[4120]: child#3 pid=4188: Spawning -> Ready
+// Usage: Log(LogLevel::kNotice) << "child#" << id << ": ready";
+#pragma once
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace valved {
+
+enum class LogLevel {
+  kError = 0,  ///< something failed and was not fully recovered
+  kWarn,       ///< something failed and was recovered (a 502, a crashed child)
+  kNotice,     ///< life-cycle events: start, ready, retire, exit, reload
+  kInfo,       ///< R output, access log
+  kDebug,      ///< every state change and IPC message
+};
+
+const char* ToString(LogLevel level);
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
+
+/// Sets the `role#id[pid]` prefix ("master", "worker#2") and the threshold.
+void InitLog(std::string role, LogLevel threshold);
+void SetLogLevel(LogLevel threshold);
+bool LogEnabled(LogLevel level);
+/// Sends log lines to `path` (appending) instead of stderr; "" means stderr.
+/// Returns false (and keeps the old destination) when the file can't be opened.
+bool SetLogFile(const std::string& path, std::string* error);
+/// Reopens the log file (SIGUSR1, logrotate).
+bool ReopenLog(std::string* error);
+/// Writes one formatted line, unconditionally (the caller checked the level).
+void WriteLogLine(LogLevel level, std::string_view message);
+
+/// strerror(errno) with the number: "98: Address already in use".
+std::string ErrnoString(int err);
+
+class LogLine {
+ public:
+  explicit LogLine(LogLevel level) : level_(level), enabled_(LogEnabled(level)) {}
+  ~LogLine() {
+    if (enabled_) WriteLogLine(level_, out_.str());
+  }
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+
+  template <typename T>
+  LogLine& operator<<(const T& value) {
+    if (enabled_) out_ << value;
+    return *this;
+  }
+
+ private:
+  LogLevel level_;
+  bool enabled_;
+  std::ostringstream out_;
+};
+
+inline LogLine Log(LogLevel level) { return LogLine(level); }
+
+}  // namespace valved

@@ -1,0 +1,1 @@
+#include "master/child_state.h"
