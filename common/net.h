@@ -1,0 +1,27 @@
+// Sockets: the listening sockets the master opens for its workers, and the
+// probe that tells whether a child's Unix socket still accepts.
+#pragma once
+
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace valved {
+
+/// Binds and listens on host:port with SO_REUSEPORT (non-blocking, CLOEXEC).
+/// Throws std::runtime_error: "cannot listen on 0.0.0.0:80: bind() failed (13: ...)".
+UniqueFd ListenReusePort(const std::string& host, int port);
+
+/// Fails (throws, as above) when another socket already listens on host:port,
+/// including another valved: SO_REUSEPORT would otherwise silently share the
+/// port between two servers of the same user.
+void CheckPortFree(const std::string& host, int port);
+
+/// Whether a connect() to the Unix socket at `path` is accepted (or queued)
+/// right now. Never blocks.
+bool UnixSocketAccepts(const std::string& path);
+
+/// "127.0.0.1:3000", or "[::1]:3000" for IPv6 hosts.
+std::string HostPort(const std::string& host, int port);
+
+}  // namespace valved

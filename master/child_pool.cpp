@@ -1,0 +1,297 @@
+// Principle
+//
+// Every R child is in exactly one ChildState, and Transition() is the only
+// code that changes it (pgbouncer's change_server_state). The pool decides
+// when to spawn and stop; the Launcher performs the syscalls, so the whole
+// table can be driven in tests with a fake launcher and a fake clock.
+//
+// Counting: every child that has a process (anything but Dead) counts towards
+// n_max, so the machine never holds more than n_max R processes, even while
+// some are stopping. Only Spawning, Ready and Busy children count towards
+// n_min: a retired child is already on its way out.
+//
+// Spawning: a queued request that no Ready or Spawning child will serve calls
+// for one more child. At most max_spawning start at once: R start-up is
+// CPU-bound, and starting many on few cores delays the first one to be ready
+// (see README, "Choosing max_spawning"). Whichever child is ready first
+// serves the oldest waiter.
+//
+// Boot failures back off exponentially (1 s, 2 s, 4 s ... 30 s), so a broken
+// plumber file is never a fork bomb. If the API fails to load before any
+// child was ever ready, the pool records a fatal error: the master reports
+// the R error text and exits instead of retrying forever.
+
+#include "master/child_pool.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "common/exit_status.h"
+#include "common/log.h"
+
+namespace valved::master {
+namespace {
+
+constexpr Duration kFirstBackoff = std::chrono::seconds(1);
+constexpr Duration kMaxBackoff = std::chrono::seconds(30);
+
+}  // namespace
+
+ChildPool::ChildPool(const Config& config, Launcher& launcher, const Clock& clock,
+                     std::string runtime_dir)
+    : config_(config), launcher_(launcher), clock_(clock), runtime_dir_(std::move(runtime_dir)) {}
+
+void ChildPool::Start() {
+  size_t initial = static_cast<size_t>(std::max(config_.n_min, 1));
+  while (LiveCount() < initial && CanSpawn()) Spawn();
+}
+
+void ChildPool::OnReady(uint64_t id) {
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->state != ChildState::kSpawning) return;
+  RChild& child = *it->second;
+  ever_ready_ = true;
+  boot_failures_ = 0;
+  auto took = std::chrono::duration_cast<Duration>(clock_.Now() - child.spawned_at);
+  Transition(child, ChildState::kReady,
+             "ready in " + std::to_string(Seconds(took)).substr(0, 5) + "s");
+}
+
+bool ChildPool::OnExit(pid_t pid, int wait_status) {
+  RChild* child = FindByPid(pid);
+  if (!child) return false;
+  ChildState was = child->state;
+  std::string how = DescribeWaitStatus(wait_status);
+  if (was == ChildState::kSpawning) {
+    HandleBootFailure(*child, wait_status);
+  } else if (was != ChildState::kStopping && !retiring_) {
+    Log(LogLevel::kError) << Name(*child) << ": " << how << " while " << ToString(was)
+                          << (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL
+                                  ? "; killed by someone else, or out of memory?"
+                                  : "")
+                          << (child->lease ? "; its request gets a 502" : "");
+  }
+  Transition(*child, ChildState::kDead, how);
+  launcher_.Forget(child->id);
+  children_.erase(child->id);
+  return true;
+}
+
+void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
+  std::string tail = launcher_.OutputTail(child.id);
+  bool load_error = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kApiLoadFailedExitCode;
+  if (load_error && !ever_ready_ && !retiring_) {
+    fatal_error_ = "the API " + config_.file + " failed to load in R:\n" + tail;
+    return;
+  }
+  if (retiring_) return;
+  Log(LogLevel::kError) << Name(child) << ": failed to start (" << DescribeWaitStatus(wait_status)
+                        << "); last output:\n"
+                        << (tail.empty() ? "(none)" : tail);
+  BackOff();
+}
+
+void ChildPool::BackOff() {
+  ++boot_failures_;
+  Duration delay = kFirstBackoff * (1 << std::min(boot_failures_ - 1, 5));
+  delay = std::min(delay, kMaxBackoff);
+  next_spawn_at_ = clock_.Now() + delay;
+  Log(LogLevel::kWarn) << "children failed to start " << boot_failures_
+                       << " time(s) in a row; next start in " << Seconds(delay) << "s";
+}
+
+RChild* ChildPool::PickIdle() {
+  RChild* best = nullptr;
+  for (auto& [id, child] : children_) {
+    if (child->state != ChildState::kReady) continue;
+    if (!best || child->state_since > best->state_since) best = child.get();
+  }
+  return best;
+}
+
+void ChildPool::Lease(RChild& child, LeaseRef lease) {
+  child.lease = lease;
+  ++child.requests;
+  Transition(child, ChildState::kBusy,
+             "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req));
+}
+
+void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
+                        const std::function<bool(const RChild&)>& still_accepts) {
+  auto it = children_.find(child_id);
+  if (it == children_.end() || it->second->lease != lease) {
+    Log(LogLevel::kDebug) << "release of unknown lease w" << lease.worker_id << "/" << lease.req
+                          << " on child#" << child_id << " ignored";
+    return;
+  }
+  RChild& child = *it->second;
+  child.lease.reset();
+  std::string reason = std::string("released ") + ipc::ToString(outcome);
+  if (child.state == ChildState::kDraining) return Stop(child, SIGINT, reason);
+  if (outcome == ipc::Outcome::kTimedOut) return Stop(child, SIGKILL, "no response in time");
+  if (outcome == ipc::Outcome::kBroken && !still_accepts(child))
+    return Stop(child, SIGKILL, "released broken and its socket no longer accepts");
+  if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
+    return Stop(child, SIGINT, "served max_requests (" + std::to_string(child.requests) + ")");
+  Transition(child, ChildState::kReady, reason);
+}
+
+void ChildPool::RevokeLeasesOf(uint64_t worker_id) {
+  for (auto& [id, child] : children_) {
+    if (child->lease && child->lease->worker_id == worker_id) {
+      child->lease.reset();
+      Stop(*child, SIGKILL, "its worker died mid-request");
+    }
+  }
+}
+
+void ChildPool::Reconcile(size_t waiters) {
+  size_t ready = Count(ChildState::kReady);
+  size_t spawning = Count(ChildState::kSpawning);
+  size_t unserved = waiters > ready + spawning ? waiters - ready - spawning : 0;
+  size_t want = std::max(static_cast<size_t>(config_.n_min), LiveCount() + unserved);
+  while (LiveCount() < want && CanSpawn()) Spawn();
+}
+
+bool ChildPool::CanSpawn() const {
+  if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return false;
+  if (Count(ChildState::kSpawning) >= static_cast<size_t>(config_.max_spawning)) return false;
+  return children_.size() < static_cast<size_t>(config_.n_max);
+}
+
+void ChildPool::Spawn() {
+  auto child = std::make_unique<RChild>();
+  child->id = next_id_++;
+  child->socket_path = runtime_dir_ + "/child-" + std::to_string(child->id) + ".sock";
+  child->spawned_at = child->state_since = clock_.Now();
+  if (config_.max_requests > 0) {
+    std::uniform_int_distribution<int> jitter(0, std::max(config_.max_requests_jitter, 0));
+    child->max_requests = config_.max_requests + jitter(random_);
+  }
+  try {
+    child->pid = launcher_.Launch(child->id, child->socket_path);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << "child#" << child->id << ": spawn failed: " << e.what();
+    BackOff();
+    return;
+  }
+  Log(LogLevel::kNotice) << Name(*child) << ": spawned";
+  children_.emplace(child->id, std::move(child));
+}
+
+void ChildPool::StopIdle() {
+  std::vector<RChild*> idle;
+  for (auto& [id, child] : children_) {
+    if (child->state == ChildState::kReady && clock_.Now() - child->state_since >= config_.max_age)
+      idle.push_back(child.get());
+  }
+  // Oldest idle first; stop only while more than n_min remain.
+  std::sort(idle.begin(), idle.end(),
+            [](RChild* a, RChild* b) { return a->state_since < b->state_since; });
+  for (RChild* child : idle) {
+    if (LiveCount() <= static_cast<size_t>(config_.n_min)) break;
+    Stop(*child, SIGINT, "idle for max_age");
+  }
+}
+
+void ChildPool::EnforceDeadlines() {
+  TimePoint now = clock_.Now();
+  for (auto& [id, child] : children_) {
+    if (child->state == ChildState::kSpawning && now - child->spawned_at >= config_.spawn_timeout) {
+      Log(LogLevel::kError) << Name(*child) << ": not ready after spawn_timeout; last output:\n"
+                            << launcher_.OutputTail(child->id);
+      Stop(*child, SIGKILL, "spawn_timeout");
+      BackOff();
+    } else if (child->state == ChildState::kStopping &&
+               now - child->state_since >= config_.kill_timeout) {
+      Log(LogLevel::kWarn) << Name(*child) << ": still running kill_timeout after stop; SIGKILL";
+      launcher_.Signal(child->pid, SIGKILL);
+      child->state_since = now;  // re-arm: SIGKILL again if it somehow survives
+    }
+  }
+}
+
+void ChildPool::RetireAll(int signo) {
+  retiring_ = true;
+  for (auto& [id, child] : children_) {
+    if (child->state == ChildState::kBusy) {
+      Transition(*child, ChildState::kDraining, "shutting down");
+    } else if (child->state == ChildState::kReady || child->state == ChildState::kSpawning) {
+      Stop(*child, signo, "shutting down");
+    }
+  }
+}
+
+void ChildPool::KillAll() {
+  retiring_ = true;
+  for (auto& [id, child] : children_) {
+    child->lease.reset();
+    if (child->state != ChildState::kStopping)
+      Transition(*child, ChildState::kStopping, "fast stop");
+    launcher_.Signal(child->pid, SIGKILL);
+  }
+}
+
+void ChildPool::Stop(RChild& child, int signo, std::string_view reason) {
+  child.lease.reset();
+  Transition(child, ChildState::kStopping, reason);
+  launcher_.Signal(child.pid, signo);
+}
+
+void ChildPool::Transition(RChild& child, ChildState to, std::string_view reason) {
+  ChildState from = child.state;
+  if (!IsLegalTransition(from, to)) {
+    Log(LogLevel::kError) << Name(child) << ": illegal transition " << ToString(from) << " -> "
+                          << ToString(to) << " (" << reason << "); ignored";
+    return;
+  }
+  child.state = to;
+  child.state_since = clock_.Now();
+  bool routine = (from == ChildState::kReady && to == ChildState::kBusy) ||
+                 (from == ChildState::kBusy && to == ChildState::kReady);
+  Log(routine ? LogLevel::kDebug : LogLevel::kNotice)
+      << Name(child) << ": " << ToString(from) << " -> " << ToString(to) << " (" << reason << ")";
+}
+
+size_t ChildPool::Count(ChildState state) const {
+  return static_cast<size_t>(std::count_if(children_.begin(), children_.end(), [&](const auto& kv) {
+    return kv.second->state == state;
+  }));
+}
+
+size_t ChildPool::LiveCount() const {
+  return static_cast<size_t>(std::count_if(
+      children_.begin(), children_.end(), [](const auto& kv) { return IsLive(kv.second->state); }));
+}
+
+const RChild* ChildPool::Find(uint64_t id) const {
+  auto it = children_.find(id);
+  return it == children_.end() ? nullptr : it->second.get();
+}
+
+RChild* ChildPool::FindByPid(pid_t pid) {
+  for (auto& [id, child] : children_) {
+    if (child->pid == pid) return child.get();
+  }
+  return nullptr;
+}
+
+std::string ChildPool::Name(const RChild& child) const {
+  return "child#" + std::to_string(child.id) + " pid=" + std::to_string(child.pid);
+}
+
+std::string ChildPool::VerifyInvariants() const {
+  for (const auto& [id, child] : children_) {
+    bool leased = child->state == ChildState::kBusy || child->state == ChildState::kDraining;
+    if (leased != child->lease.has_value())
+      return Name(*child) + ": lease does not match state " + ToString(child->state);
+    if (child->state == ChildState::kDead) return Name(*child) + ": Dead child kept";
+  }
+  if (children_.size() > static_cast<size_t>(config_.n_max))
+    return "more than n_max children: " + std::to_string(children_.size());
+  return "";
+}
+
+}  // namespace valved::master

@@ -1,0 +1,100 @@
+// The pool of R children: their states, and every decision to spawn or stop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/ipc_protocol.h"
+#include "master/launcher.h"
+#include "master/r_child.h"
+
+namespace valved::master {
+
+/// Exit code of r/launcher.R when the API file cannot be loaded.
+inline constexpr int kApiLoadFailedExitCode = 3;
+
+class ChildPool {
+ public:
+  ChildPool(const Config& config, Launcher& launcher, const Clock& clock, std::string runtime_dir);
+
+  // --- events
+  /// Spawns the children present from the start: n_min, and at least one so
+  /// that a plumber file that cannot load is reported at start-up.
+  void Start();
+  /// The child printed its ready line.
+  void OnReady(uint64_t id);
+  /// The reaper collected `pid`. Returns false when the pid is not a child.
+  bool OnExit(pid_t pid, int wait_status);
+
+  // --- leases
+  /// The idle child to lease next (most recently idle first, so the rest can
+  /// age out), or nullptr.
+  RChild* PickIdle();
+  void Lease(RChild& child, LeaseRef lease);
+  /// Ends the lease `lease` on child `child_id`; unknown leases are ignored
+  /// (a child may have died first). `still_accepts` is consulted only for
+  /// ipc::Outcome::kBroken: a child whose socket still accepts goes back to Ready.
+  void Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
+               const std::function<bool(const RChild&)>& still_accepts);
+  /// The worker died: nobody can vouch for what its children compute; stop them.
+  void RevokeLeasesOf(uint64_t worker_id);
+
+  // --- periodic
+  /// Spawns what `waiters` queued requests and n_min call for, within
+  /// n_max, max_spawning and the boot-failure backoff.
+  void Reconcile(size_t waiters);
+  /// Stops children idle longer than max_age while more than n_min are live.
+  void StopIdle();
+  /// spawn_timeout for Spawning children, kill_timeout for Stopping ones.
+  void EnforceDeadlines();
+  /// Shutdown: no more spawns; idle children stop with `signo`, busy ones drain.
+  void RetireAll(int signo);
+  /// Fast shutdown: SIGKILL everything still running.
+  void KillAll();
+
+  // --- queries
+  size_t Count(ChildState state) const;
+  /// Spawning, Ready or Busy: what counts towards n_min.
+  size_t LiveCount() const;
+  bool empty() const { return children_.empty(); }
+  /// Set when the API can never start (it failed to load before any child
+  /// was ever ready): the master must exit with the message.
+  const std::string& fatal_error() const { return fatal_error_; }
+  const RChild* Find(uint64_t id) const;
+  /// Checks the bookkeeping after every event; returns "" or what is wrong.
+  std::string VerifyInvariants() const;
+
+ private:
+  /// The only place a child's state changes.
+  void Transition(RChild& child, ChildState to, std::string_view reason);
+  void Spawn();
+  void Stop(RChild& child, int signo, std::string_view reason);
+  void HandleBootFailure(RChild& child, int wait_status);
+  void BackOff();
+  RChild* FindByPid(pid_t pid);
+  std::string Name(const RChild& child) const;
+  bool CanSpawn() const;
+
+  const Config& config_;
+  Launcher& launcher_;
+  const Clock& clock_;
+  std::string runtime_dir_;
+  std::map<uint64_t, std::unique_ptr<RChild>> children_;
+  uint64_t next_id_ = 1;
+  bool retiring_ = false;      // shutting down: spawn nothing
+  bool ever_ready_ = false;    // some child loaded the API
+  int boot_failures_ = 0;      // consecutive; reset by a ready child
+  TimePoint next_spawn_at_{};  // backoff after boot failures
+  std::string fatal_error_;
+  std::mt19937 random_{std::random_device{}()};
+};
+
+}  // namespace valved::master

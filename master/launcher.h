@@ -1,0 +1,27 @@
+// Starting and signalling R children. The pool decides; a Launcher acts.
+// Tests use a fake; RLauncher (r_launcher.h) starts real R processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace valved::master {
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  /// Starts the R child `id` serving on `socket_path`; returns its pid.
+  /// Throws std::runtime_error (with the reason) when no process could start.
+  virtual pid_t Launch(uint64_t id, const std::string& socket_path) = 0;
+  /// Sends `signo` to a child's process; a child that is already gone is not an error.
+  virtual void Signal(pid_t pid, int signo) = 0;
+  /// The last lines the child printed, read to the end of what is buffered
+  /// (call after its exit so an error message is complete). "" if none.
+  virtual std::string OutputTail(uint64_t id) = 0;
+  /// The child is gone for good: drop what was kept for it.
+  virtual void Forget(uint64_t id) = 0;
+};
+
+}  // namespace valved::master

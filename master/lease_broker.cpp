@@ -1,0 +1,77 @@
+// Principle
+//
+// A request waits here, in one FIFO across all workers, until a child is
+// idle: the oldest waiter gets the first child that becomes Ready, whichever
+// worker it came from. The waitlist is bounded (max_queue) and every waiter
+// has a deadline (queue_timeout); both end in a DENY, which the worker turns
+// into a 503 with Retry-After. A non-empty waitlist with a Ready child never
+// survives Dispatch(), which runs after every event.
+//
+// Races between a worker and the master are normal: a CANCEL may cross a
+// GRANT (the worker then RELEASEs the lease at once), and a RELEASE may name
+// a child that died meanwhile. Unknown ids are ignored, not errors.
+
+#include "master/lease_broker.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace valved::master {
+
+LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink)
+    : config_(config), pool_(pool), clock_(clock), sink_(sink) {}
+
+void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
+  if (closed_) return sink_.SendDeny(worker_id, {req, *closed_});
+  if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
+    return sink_.SendDeny(worker_id, {req, ipc::DenyReason::kQueueFull});
+  waitlist_.push_back({worker_id, req, clock_.Now()});
+}
+
+void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) {
+  std::erase_if(waitlist_,
+                [&](const Waiter& w) { return w.worker_id == worker_id && w.req == req; });
+}
+
+void LeaseBroker::Release(uint64_t worker_id, const ipc::Release& release,
+                          const std::function<bool(const RChild&)>& still_accepts) {
+  pool_.Release(release.child_id, {worker_id, release.req}, release.outcome, still_accepts);
+}
+
+void LeaseBroker::Dispatch() {
+  while (!waitlist_.empty()) {
+    RChild* child = pool_.PickIdle();
+    if (!child) break;
+    Waiter waiter = waitlist_.front();
+    waitlist_.pop_front();
+    pool_.Lease(*child, {waiter.worker_id, waiter.req});
+    sink_.SendGrant(waiter.worker_id, {waiter.req, child->id, child->socket_path});
+  }
+  pool_.Reconcile(waitlist_.size());
+  if (!waitlist_.empty() && !pool_.fatal_error().empty()) Close(ipc::DenyReason::kNoChildren);
+}
+
+void LeaseBroker::ExpireWaiters() {
+  TimePoint now = clock_.Now();
+  while (!waitlist_.empty() && now - waitlist_.front().since >= config_.queue_timeout) {
+    Waiter waiter = waitlist_.front();
+    waitlist_.pop_front();
+    Log(LogLevel::kWarn) << "req w" << waiter.worker_id << "/" << waiter.req
+                         << ": no child free within queue_timeout; 503";
+    sink_.SendDeny(waiter.worker_id, {waiter.req, ipc::DenyReason::kQueueTimeout});
+  }
+}
+
+void LeaseBroker::DropWorker(uint64_t worker_id) {
+  std::erase_if(waitlist_, [&](const Waiter& w) { return w.worker_id == worker_id; });
+  pool_.RevokeLeasesOf(worker_id);
+}
+
+void LeaseBroker::Close(ipc::DenyReason reason) {
+  closed_ = reason;
+  for (const Waiter& waiter : waitlist_) sink_.SendDeny(waiter.worker_id, {waiter.req, reason});
+  waitlist_.clear();
+}
+
+}  // namespace valved::master

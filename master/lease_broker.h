@@ -1,0 +1,58 @@
+// Where requests wait for a child: the FIFO waitlist shared by all workers.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/ipc_protocol.h"
+#include "master/child_pool.h"
+
+namespace valved::master {
+
+/// How the broker answers workers; the master sends these over the channels.
+class LeaseSink {
+ public:
+  virtual ~LeaseSink() = default;
+  virtual void SendGrant(uint64_t worker_id, const ipc::Grant& grant) = 0;
+  virtual void SendDeny(uint64_t worker_id, const ipc::Deny& deny) = 0;
+};
+
+class LeaseBroker {
+ public:
+  LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink);
+
+  void Acquire(uint64_t worker_id, uint64_t req);
+  void Cancel(uint64_t worker_id, uint64_t req);
+  /// Ends a lease; `still_accepts` is the pool's probe for a child released broken.
+  void Release(uint64_t worker_id, const ipc::Release& release,
+               const std::function<bool(const RChild&)>& still_accepts);
+  /// Pairs waiters with idle children, oldest waiter first, then lets the
+  /// pool spawn for those still waiting. Call after every event.
+  void Dispatch();
+  /// DENYs waiters older than queue_timeout.
+  void ExpireWaiters();
+  /// A worker died: forget its waiters and revoke its leases.
+  void DropWorker(uint64_t worker_id);
+  /// DENYs every waiter with `reason` and refuses new ones from now on.
+  void Close(ipc::DenyReason reason);
+  size_t waiting() const { return waitlist_.size(); }
+
+ private:
+  struct Waiter {
+    uint64_t worker_id;
+    uint64_t req;
+    TimePoint since;
+  };
+
+  const Config& config_;
+  ChildPool& pool_;
+  const Clock& clock_;
+  LeaseSink& sink_;
+  std::deque<Waiter> waitlist_;
+  std::optional<ipc::DenyReason> closed_;
+};
+
+}  // namespace valved::master

@@ -1,0 +1,289 @@
+#include "master/master.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/exit_status.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "master/reaper.h"
+#include "master/runtime_dir.h"
+
+namespace valved::master {
+namespace {
+
+constexpr timeval kJanitorPeriod = {0, 250 * 1000};
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n == -1)
+    throw StartupError(kExitOsErr, "cannot find my own binary: readlink(/proc/self/exe) failed");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string Url(const Config& config, const std::string& path) {
+  return "http://" + HostPort(config.host, config.port) + path;
+}
+
+}  // namespace
+
+ApiLocation LocateApi(const std::string& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path = fs::absolute(file, ec);
+  if (ec || !fs::exists(path, ec))
+    throw StartupError(kExitConfig,
+                       "the API file " + file + " does not exist (setting \"file\", flag -f)");
+  path = fs::canonical(path, ec);
+  if (fs::is_directory(path, ec)) {
+    if (!fs::exists(path / "entrypoint.R") && !fs::exists(path / "plumber.R"))
+      throw StartupError(kExitConfig, "the API directory " + path.string() +
+                                          " holds neither entrypoint.R nor plumber.R");
+    return {path.string(), path.string()};
+  }
+  return {path.string(), path.parent_path().string()};
+}
+
+Master::Master(Config config) : config_(std::move(config)) {}
+
+Master::~Master() = default;
+
+int Master::Run() {
+  try {
+    Setup();
+  } catch (const StartupError& e) {
+    Log(LogLevel::kError) << e.what();
+    RemoveRuntimeDir(runtime_dir_);
+    return e.exit_code();
+  }
+  Log(LogLevel::kNotice) << "valved " << VALVED_VERSION << " starting: " << config_.workers
+                         << " workers, " << config_.n_min << ".." << config_.n_max
+                         << " R children, API " << api_.path;
+  pool_->Start();
+  supervisor_->Start();
+  StartJanitor();
+  AfterEvent();
+  event_base_dispatch(base_.get());
+  RemoveRuntimeDir(runtime_dir_);
+  int code = stop_ ? stop_->exit_code : kExitSoftware;
+  Log(LogLevel::kNotice) << "exiting with code " << code;
+  return code;
+}
+
+void Master::Setup() {
+  api_ = LocateApi(config_.file);
+  std::string rscript = FindExecutable(config_.rscript);
+  if (rscript.empty())
+    throw StartupError(kExitConfig, "cannot find " + config_.rscript +
+                                        " (setting \"rscript\"); is R installed (r-base-core)?");
+  std::string launcher_script = FindLauncherScript();
+  if (access(launcher_script.c_str(), R_OK) != 0)
+    throw StartupError(kExitConfig, "cannot read the R launcher " + launcher_script +
+                                        " (set VALVED_LAUNCHER or reinstall valved)");
+  std::vector<UniqueFd> listeners = OpenListeners();
+  std::string exe = SelfExe();
+  try {
+    runtime_dir_ = CreateRuntimeDir(config_.runtime_dir);
+  } catch (const std::exception& e) {
+    throw StartupError(kExitConfig, e.what());
+  }
+  base_.reset(event_base_new());
+  if (!base_) throw StartupError(kExitOsErr, "event_base_new() failed");
+  launcher_ = std::make_unique<RLauncher>(
+      base_.get(),
+      RLaunchSpec{rscript, launcher_script, api_.path, api_.working_dir, config_.host,
+                  config_.port},
+      [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); });
+  pool_ = std::make_unique<ChildPool>(config_, *launcher_, clock_, runtime_dir_);
+  broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this);
+  WorkerSupervisor::Hooks hooks{
+      [this](uint64_t id, const ipc::Message& m) {
+        Guard("worker message", [&] { OnWorkerMessage(id, m); });
+      },
+      [this](uint64_t id) { Guard("worker lost", [&] { OnWorkerLost(id); }); }};
+  supervisor_ = std::make_unique<WorkerSupervisor>(base_.get(), config_, clock_, exe,
+                                                   std::move(listeners), std::move(hooks));
+  InstallSignals();
+}
+
+std::vector<UniqueFd> Master::OpenListeners() {
+  std::vector<UniqueFd> listeners;
+  try {
+    CheckPortFree(config_.host, config_.port);
+    for (int i = 0; i < config_.workers; ++i)
+      listeners.push_back(ListenReusePort(config_.host, config_.port));
+  } catch (const std::exception& e) {
+    throw StartupError(kExitConfig, e.what());
+  }
+  return listeners;
+}
+
+void Master::InstallSignals() {
+  signals_ = std::make_unique<SignalSet>(base_.get());
+  auto on = [this](int signo, const char* name, void (Master::*handler)()) {
+    signals_->Add(signo, [this, name, handler] {
+      Log(LogLevel::kNotice) << name << " received";
+      Guard(name, [&] { (this->*handler)(); });
+    });
+  };
+  on(SIGTERM, "SIGTERM", &Master::OnTerm);
+  on(SIGINT, "SIGINT", &Master::OnFastStop);
+  on(SIGQUIT, "SIGQUIT", &Master::OnFastStop);
+  on(SIGHUP, "SIGHUP", &Master::OnHup);
+  on(SIGUSR1, "SIGUSR1", &Master::OnUsr1);
+  signals_->Add(SIGCHLD, [this] { Guard("SIGCHLD", [&] { OnChild(); }); });
+}
+
+void Master::StartJanitor() {
+  janitor_.reset(event_new(base_.get(), -1, EV_PERSIST, OnJanitorTimer, this));
+  event_add(janitor_.get(), &kJanitorPeriod);
+  next_idle_check_ = clock_.Now() + config_.check_unused;
+}
+
+void Master::OnJanitorTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Master*>(arg);
+  self->Guard("janitor", [self] { self->OnJanitor(); });
+}
+
+// Each tick only compares deadlines with the clock and acts.
+void Master::OnJanitor() {
+  broker_->ExpireWaiters();
+  pool_->EnforceDeadlines();
+  if (clock_.Now() >= next_idle_check_) {
+    pool_->StopIdle();
+    next_idle_check_ = clock_.Now() + config_.check_unused;
+  }
+  supervisor_->RespawnDue();
+}
+
+void Master::OnTerm() { BeginStop(true, kExitOk); }
+
+void Master::OnFastStop() { BeginStop(false, kExitOk); }
+
+void Master::OnHup() {
+  // TODO(reload): re-read the config and plumber file, start a new
+  // generation of children and workers, drain the old ones.
+  Log(LogLevel::kWarn) << "reload (SIGHUP) is not supported yet; still serving";
+}
+
+void Master::OnUsr1() {
+  std::string error;
+  if (!ReopenLog(&error)) Log(LogLevel::kError) << error;
+  for (uint64_t id = 1; id <= static_cast<uint64_t>(config_.workers); ++id)
+    supervisor_->Send(id, ipc::Reopen{});
+}
+
+void Master::OnChild() { Reap(); }
+
+void Master::Reap() {
+  ReapAll([this](pid_t pid, int status) {
+    if (pool_->OnExit(pid, status) || supervisor_->OnExit(pid, status)) return;
+    Log(LogLevel::kDebug) << "reaped unknown pid " << pid << ": " << DescribeWaitStatus(status);
+  });
+}
+
+void Master::OnChildReady(uint64_t id) {
+  pool_->OnReady(id);
+  if (!announced_) {
+    announced_ = true;
+    Log(LogLevel::kNotice) << "serving " << api_.path << " at " << Url(config_, "/") << " (docs at "
+                           << Url(config_, "/__docs__/") << ")";
+  }
+}
+
+void Master::OnWorkerMessage(uint64_t worker_id, const ipc::Message& message) {
+  if (const auto* m = std::get_if<ipc::Acquire>(&message)) {
+    broker_->Acquire(worker_id, m->req);
+  } else if (const auto* m = std::get_if<ipc::Release>(&message)) {
+    // Collect exits first: a child that died mid-request must be seen as
+    // dead, not put back in the idle list for the next request to hit.
+    if (m->outcome != ipc::Outcome::kOk) Reap();
+    broker_->Release(worker_id, *m,
+                     [](const RChild& child) { return UnixSocketAccepts(child.socket_path); });
+  } else if (const auto* m = std::get_if<ipc::Cancel>(&message)) {
+    broker_->Cancel(worker_id, m->req);
+  } else {
+    Log(LogLevel::kWarn) << "worker#" << worker_id << ": unexpected message "
+                         << ipc::FormatMessage(message);
+  }
+}
+
+void Master::OnWorkerLost(uint64_t worker_id) { broker_->DropWorker(worker_id); }
+
+void Master::SendGrant(uint64_t worker_id, const ipc::Grant& grant) {
+  supervisor_->Send(worker_id, grant);
+}
+
+void Master::SendDeny(uint64_t worker_id, const ipc::Deny& deny) {
+  supervisor_->Send(worker_id, deny);
+}
+
+void Master::AfterEvent() {
+  broker_->Dispatch();
+  if (!stop_ && !pool_->fatal_error().empty()) {
+    Log(LogLevel::kError) << pool_->fatal_error();
+    BeginStop(false, kExitConfig);
+  }
+  if (!stop_ && !supervisor_->fatal_error().empty()) {
+    Log(LogLevel::kError) << supervisor_->fatal_error();
+    BeginStop(false, kExitConfig);
+  }
+  AdvanceStop();
+#ifndef NDEBUG
+  if (std::string wrong = pool_->VerifyInvariants(); !wrong.empty())
+    Log(LogLevel::kError) << "invariant broken: " << wrong;
+#endif
+}
+
+// Graceful: workers stop accepting and finish what they hold; children stay
+// up to serve them, and are stopped once the workers are gone. Fast: all at
+// once. Either way, past the deadline everything left is killed.
+void Master::BeginStop(bool graceful, int exit_code) {
+  if (stop_) {
+    if (!graceful && stop_->graceful) {
+      stop_->graceful = false;
+      stop_->deadline = std::min(stop_->deadline, clock_.Now() + config_.kill_timeout);
+      supervisor_->StopAll(false);
+    }
+    return;
+  }
+  Duration grace = graceful ? config_.graceful_timeout : config_.kill_timeout;
+  stop_ = Stop{graceful, exit_code, clock_.Now() + grace};
+  Log(LogLevel::kNotice) << (graceful ? "graceful" : "fast") << " stop: up to " << Seconds(grace)
+                         << "s";
+  supervisor_->StopAll(graceful);
+  supervisor_->CloseListeners();
+}
+
+void Master::AdvanceStop() {
+  if (!stop_) return;
+  if (!stop_->children_retired && (supervisor_->alive() == 0 || !stop_->graceful)) {
+    stop_->children_retired = true;
+    broker_->Close(ipc::DenyReason::kShuttingDown);
+    pool_->RetireAll(SIGINT);
+  }
+  if (!stop_->escalated && clock_.Now() >= stop_->deadline) {
+    stop_->escalated = true;
+    Log(LogLevel::kWarn) << "stop deadline passed; killing what is left";
+    supervisor_->KillAll();
+    pool_->KillAll();
+  }
+  if (supervisor_->alive() == 0 && pool_->empty()) event_base_loopexit(base_.get(), nullptr);
+}
+
+void Master::Guard(const char* what, const std::function<void()>& body) {
+  try {
+    body();
+    AfterEvent();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << what << ": " << e.what();
+  }
+}
+
+}  // namespace valved::master

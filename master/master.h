@@ -1,0 +1,100 @@
+// The master process: owns the event loop, the signal table, the pool of R
+// children, the lease broker and the workers, and sequences start-up and
+// shutdown. Run() reads like a table of contents (Gunicorn's arbiter).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/event_ptr.h"
+#include "common/signal_set.h"
+#include "master/child_pool.h"
+#include "master/lease_broker.h"
+#include "master/r_launcher.h"
+#include "master/worker_supervisor.h"
+
+namespace valved::master {
+
+/// A start-up failure: the message for stderr and the exit code.
+class StartupError : public std::runtime_error {
+ public:
+  StartupError(int exit_code, const std::string& message)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+/// The API's paths as R needs them, resolved and checked at start-up.
+struct ApiLocation {
+  std::string path;         ///< absolute path of the file or directory
+  std::string working_dir;  ///< where R runs: the file's directory, or the directory
+};
+/// Throws StartupError(kExitConfig) naming what is missing.
+ApiLocation LocateApi(const std::string& file);
+
+class Master final : public LeaseSink {
+ public:
+  explicit Master(Config config);
+  ~Master() override;
+  /// Runs until shutdown; returns the process exit code.
+  int Run();
+
+  // LeaseSink
+  void SendGrant(uint64_t worker_id, const ipc::Grant& grant) override;
+  void SendDeny(uint64_t worker_id, const ipc::Deny& deny) override;
+
+ private:
+  struct Stop {
+    bool graceful = true;
+    int exit_code = 0;
+    TimePoint deadline{};
+    bool children_retired = false;
+    bool escalated = false;
+  };
+
+  void Setup();
+  std::vector<UniqueFd> OpenListeners();
+  void InstallSignals();
+  void StartJanitor();
+  static void OnJanitorTimer(evutil_socket_t, short, void* arg);
+
+  void OnTerm();
+  void OnFastStop();
+  void OnHup();
+  void OnUsr1();
+  void OnChild();
+  void OnJanitor();
+  void OnChildReady(uint64_t id);
+  void OnWorkerMessage(uint64_t worker_id, const ipc::Message& message);
+  void OnWorkerLost(uint64_t worker_id);
+  /// Runs after every event: pair waiters, spawn, check fatal errors, advance shutdown.
+  void AfterEvent();
+  void Reap();
+  void BeginStop(bool graceful, int exit_code);
+  void AdvanceStop();
+  void Guard(const char* what, const std::function<void()>& body);
+
+  Config config_;
+  SteadyClock clock_;
+  // Teardown runs bottom-up: everything holding events goes before the base.
+  EventBasePtr base_;
+  std::string runtime_dir_;
+  ApiLocation api_;
+  std::unique_ptr<RLauncher> launcher_;
+  std::unique_ptr<ChildPool> pool_;
+  std::unique_ptr<LeaseBroker> broker_;
+  std::unique_ptr<WorkerSupervisor> supervisor_;
+  std::unique_ptr<SignalSet> signals_;
+  EventPtr janitor_;
+  TimePoint next_idle_check_{};
+  bool announced_ = false;
+  std::optional<Stop> stop_;
+};
+
+}  // namespace valved::master

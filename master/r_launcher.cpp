@@ -1,0 +1,107 @@
+#include "master/r_launcher.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Pipe.h>
+#include <Poco/Process.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+
+#include "common/log.h"
+
+namespace valved::master {
+namespace {
+
+std::string RandomToken() {
+  std::random_device random;
+  std::string token;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(random()));
+    token += buf;
+  }
+  return token;
+}
+
+// Poco's pipes are not close-on-exec; keep our own CLOEXEC copy of the read
+// end so it does not leak into workers forked later. Poco closes its copy.
+UniqueFd TakeReadEnd(Poco::Pipe& pipe) {
+  int fd = fcntl(pipe.readHandle(), F_DUPFD_CLOEXEC, 3);
+  pipe.close();
+  return UniqueFd(fd);
+}
+
+bool IsExecutableFile(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+}  // namespace
+
+RLauncher::RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready)
+    : base_(base), spec_(std::move(spec)), on_ready_(std::move(on_ready)) {}
+
+pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
+  std::string token = RandomToken();
+  Poco::Process::Args args = {spec_.launcher_script, socket_path, spec_.api_path,
+                              std::to_string(getpid())};
+  Poco::Process::Env env = {{"VALVED_READY_TOKEN", token},
+                            {"VALVED_HOST", spec_.public_host},
+                            {"VALVED_PORT", std::to_string(spec_.public_port)},
+                            {"VALVED_CHILD_ID", std::to_string(id)}};
+  Poco::Pipe in, out, err;
+  pid_t pid;
+  try {
+    Poco::ProcessHandle handle =
+        Poco::Process::launch(spec_.rscript, args, spec_.working_dir, &in, &out, &err, env);
+    pid = handle.id();
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("cannot start " + spec_.rscript + ": " + e.displayText());
+  }
+  in.close();  // R gets EOF on stdin
+  outputs_[id] =
+      std::make_unique<ChildOutput>(base_, id, TakeReadEnd(out), TakeReadEnd(err),
+                                    "valved-ready " + token, [this, id] { on_ready_(id); });
+  return pid;
+}
+
+void RLauncher::Signal(pid_t pid, int signo) {
+  if (pid > 0 && ::kill(pid, signo) == -1 && errno != ESRCH) {
+    Log(LogLevel::kWarn) << "kill(" << pid << ", " << signo << ") failed: " << ErrnoString(errno);
+  }
+}
+
+std::string RLauncher::OutputTail(uint64_t id) {
+  auto it = outputs_.find(id);
+  return it == outputs_.end() ? "" : it->second->Tail();
+}
+
+void RLauncher::Forget(uint64_t id) { outputs_.erase(id); }
+
+std::string FindLauncherScript() {
+  if (const char* env = std::getenv("VALVED_LAUNCHER"); env && *env) return env;
+  for (std::string path : {std::string(VALVED_DATADIR) + "/launcher.R",
+                           std::string(VALVED_SOURCE_DIR) + "/r/launcher.R"}) {
+    if (access(path.c_str(), R_OK) == 0) return path;
+  }
+  return std::string(VALVED_DATADIR) + "/launcher.R";
+}
+
+std::string FindExecutable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return IsExecutableFile(program) ? program : "";
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = dirs.substr(start, end - start) + "/" + program;
+    if (end > start && IsExecutableFile(candidate)) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+}  // namespace valved::master

@@ -1,0 +1,48 @@
+// The real Launcher: starts `Rscript launcher.R <socket> <api> <master-pid>`
+// with Poco::Process, in the API's directory, and reads its output.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/event_ptr.h"
+#include "master/child_output.h"
+#include "master/launcher.h"
+
+namespace valved::master {
+
+struct RLaunchSpec {
+  std::string rscript;          ///< the R front end (Config::rscript)
+  std::string launcher_script;  ///< r/launcher.R as installed
+  std::string api_path;         ///< absolute path of the plumber file or directory
+  std::string working_dir;      ///< the API's directory
+  std::string public_host;      ///< where valved serves, for plumber's docs URL
+  int public_port = 0;
+};
+
+class RLauncher final : public Launcher {
+ public:
+  RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready);
+
+  pid_t Launch(uint64_t id, const std::string& socket_path) override;
+  void Signal(pid_t pid, int signo) override;
+  std::string OutputTail(uint64_t id) override;
+  void Forget(uint64_t id) override;
+
+ private:
+  event_base* base_;
+  RLaunchSpec spec_;
+  std::function<void(uint64_t)> on_ready_;
+  std::map<uint64_t, std::unique_ptr<ChildOutput>> outputs_;
+};
+
+/// Where launcher.R is: $VALVED_LAUNCHER, else the installed copy, else the
+/// source tree's (for a binary run from its build directory).
+std::string FindLauncherScript();
+
+/// Finds `program` on $PATH (or checks it when it holds a '/'); "" if absent.
+std::string FindExecutable(const std::string& program);
+
+}  // namespace valved::master

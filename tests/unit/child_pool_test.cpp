@@ -1,0 +1,290 @@
+#include "master/child_pool.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/fakes.h"
+
+namespace valved::master {
+namespace {
+
+using testing::Exited;
+using testing::FakeClock;
+using testing::FakeLauncher;
+using testing::Killed;
+using namespace std::chrono_literals;
+
+class ChildPoolTest : public ::testing::Test {
+ protected:
+  ChildPoolTest() {
+    config_.n_min = 1;
+    config_.n_max = 3;
+    config_.max_spawning = 2;
+  }
+  ChildPool& pool() {
+    if (!pool_) pool_ = std::make_unique<ChildPool>(config_, launcher_, clock_, "/run/v");
+    return *pool_;
+  }
+  // Launches and readies `n` children through waiters; returns their ids.
+  void ReadyAll() {
+    for (auto& [id, path] : launcher_.launched) pool().OnReady(id);
+  }
+  void Check() { EXPECT_EQ(pool().VerifyInvariants(), ""); }
+
+  Config config_;
+  FakeClock clock_;
+  FakeLauncher launcher_;
+  std::unique_ptr<ChildPool> pool_;
+};
+
+TEST_F(ChildPoolTest, StartSpawnsNMinChildrenWithSocketsInTheRuntimeDir) {
+  config_.n_min = 2;
+  pool().Start();
+  ASSERT_EQ(launcher_.launched.size(), 2u);
+  EXPECT_EQ(launcher_.launched[0].second, "/run/v/child-1.sock");
+  EXPECT_EQ(pool().Count(ChildState::kSpawning), 2u);
+  Check();
+}
+
+TEST_F(ChildPoolTest, StartSpawnsOneChildEvenWithNMinZeroSoLoadErrorsShowAtStart) {
+  config_.n_min = 0;
+  pool().Start();
+  EXPECT_EQ(launcher_.launched.size(), 1u);
+}
+
+TEST_F(ChildPoolTest, AtMostMaxSpawningStartAtOnce) {
+  config_.n_min = 3;
+  pool().Start();
+  EXPECT_EQ(launcher_.launched.size(), 2u);
+  pool().OnReady(1);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 3u);
+  Check();
+}
+
+TEST_F(ChildPoolTest, ReadyChildIsLeasedThenReleasedBackToReady) {
+  pool().Start();
+  pool().OnReady(1);
+  RChild* child = pool().PickIdle();
+  ASSERT_NE(child, nullptr);
+  pool().Lease(*child, {1, 7});
+  EXPECT_EQ(child->state, ChildState::kBusy);
+  EXPECT_EQ(pool().PickIdle(), nullptr);
+  Check();
+  pool().Release(1, {1, 7}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady);
+  Check();
+}
+
+TEST_F(ChildPoolTest, ReleaseOfAnotherLeaseIsIgnored) {
+  pool().Start();
+  pool().OnReady(1);
+  pool().Lease(*pool().PickIdle(), {1, 7});
+  pool().Release(1, {2, 7}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kBusy);
+}
+
+TEST_F(ChildPoolTest, WaitersGrowThePoolUpToNMaxAndNeverPast) {
+  pool().Start();
+  pool().Reconcile(10);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "max_spawning bounds simultaneous starts";
+  ReadyAll();
+  pool().Reconcile(10);
+  EXPECT_EQ(launcher_.launched.size(), 3u);
+  ReadyAll();
+  pool().Reconcile(10);
+  EXPECT_EQ(launcher_.launched.size(), 3u) << "n_max is a hard cap";
+  Check();
+}
+
+TEST_F(ChildPoolTest, AWaiterThatASpawningChildWillServeSpawnsNothingMore) {
+  config_.n_min = 1;
+  pool().Start();
+  pool().Reconcile(1);
+  EXPECT_EQ(launcher_.launched.size(), 1u);
+}
+
+TEST_F(ChildPoolTest, IdleChildrenBeyondNMinStopAfterMaxAge) {
+  config_.max_age = 300s;
+  pool().Start();
+  pool().Reconcile(3);
+  ReadyAll();
+  pool().Reconcile(3);
+  ReadyAll();
+  ASSERT_EQ(pool().Count(ChildState::kReady), 3u);
+  clock_.Advance(299s);
+  pool().StopIdle();
+  EXPECT_EQ(pool().Count(ChildState::kReady), 3u);
+  clock_.Advance(1s);
+  pool().StopIdle();
+  EXPECT_EQ(pool().Count(ChildState::kReady), 1u) << "n_min stays";
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 2u);
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGINT)) << "the oldest idle goes first";
+  Check();
+}
+
+TEST_F(ChildPoolTest, StoppingChildIsKilledAfterKillTimeout) {
+  config_.max_age = 1s;
+  config_.n_min = 0;
+  pool().Start();
+  ReadyAll();
+  clock_.Advance(1s);
+  pool().StopIdle();
+  ASSERT_EQ(pool().Count(ChildState::kStopping), 1u);
+  clock_.Advance(config_.kill_timeout);
+  pool().EnforceDeadlines();
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+  EXPECT_TRUE(pool().OnExit(launcher_.PidOf(0), Killed(SIGKILL)));
+  EXPECT_TRUE(pool().empty());
+}
+
+TEST_F(ChildPoolTest, CrashWhileBusyIsReapedAndReplacedToKeepNMin) {
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  EXPECT_TRUE(pool().OnExit(launcher_.PidOf(0), Killed(SIGKILL)));
+  EXPECT_EQ(pool().LiveCount(), 0u);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u);
+  // The dead child's late RELEASE is ignored.
+  pool().Release(1, {1, 1}, ipc::Outcome::kBroken, [](const RChild&) { return false; });
+  Check();
+}
+
+TEST_F(ChildPoolTest, UnknownPidIsNotAChild) { EXPECT_FALSE(pool().OnExit(4242, Exited(0))); }
+
+TEST_F(ChildPoolTest, ApiLoadFailureBeforeAnyChildWasReadyIsFatalNotARespawnLoop) {
+  pool().Start();
+  pool().OnExit(launcher_.PidOf(0), Exited(kApiLoadFailedExitCode));
+  EXPECT_NE(pool().fatal_error().find("boom"), std::string::npos) << pool().fatal_error();
+  clock_.Advance(1h);
+  pool().Reconcile(5);
+  EXPECT_EQ(launcher_.launched.size(), 1u);
+}
+
+TEST_F(ChildPoolTest, BootFailuresAfterTheApiWorkedBackOffExponentially) {
+  pool().Start();
+  ReadyAll();
+  pool().OnExit(launcher_.PidOf(0), Killed(SIGKILL));  // crash; respawn at once
+  pool().Reconcile(0);
+  ASSERT_EQ(launcher_.launched.size(), 2u);
+  pool().OnExit(launcher_.PidOf(1), Exited(kApiLoadFailedExitCode));  // boot failure 1
+  EXPECT_EQ(pool().fatal_error(), "");
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "backing off";
+  clock_.Advance(1s);
+  pool().Reconcile(0);
+  ASSERT_EQ(launcher_.launched.size(), 3u);
+  pool().OnExit(launcher_.PidOf(2), Exited(1));  // boot failure 2: 2 s
+  clock_.Advance(1s);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 3u);
+  clock_.Advance(1s);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 4u);
+}
+
+TEST_F(ChildPoolTest, SpawnTimeoutKillsTheChildAndBacksOff) {
+  config_.spawn_timeout = 60s;
+  pool().Start();
+  clock_.Advance(60s);
+  pool().EnforceDeadlines();
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
+  pool().OnExit(launcher_.PidOf(0), Killed(SIGKILL));
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 1u) << "backing off";
+}
+
+TEST_F(ChildPoolTest, LaunchFailureBacksOff) {
+  launcher_.fail_next_launch = true;
+  pool().Start();
+  EXPECT_TRUE(pool().empty());
+  pool().Reconcile(0);
+  EXPECT_TRUE(pool().empty());
+  clock_.Advance(1s);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 1u);
+}
+
+TEST_F(ChildPoolTest, BrokenReleaseKeepsAChildWhoseSocketStillAccepts) {
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Release(1, {1, 1}, ipc::Outcome::kBroken, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady)
+      << "one bad request must not cost an R start";
+}
+
+TEST_F(ChildPoolTest, BrokenReleaseStopsAChildThatNoLongerAccepts) {
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Release(1, {1, 1}, ipc::Outcome::kBroken, [](const RChild&) { return false; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+  Check();
+}
+
+TEST_F(ChildPoolTest, TimedOutReleaseKillsTheChild) {
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Release(1, {1, 1}, ipc::Outcome::kTimedOut, [](const RChild&) { return true; });
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+}
+
+TEST_F(ChildPoolTest, MaxRequestsRecyclesTheChild) {
+  config_.max_requests = 2;
+  pool().Start();
+  ReadyAll();
+  for (uint64_t req = 1; req <= 2; ++req) {
+    pool().Lease(*pool().PickIdle(), {1, req});
+    pool().Release(1, {1, req}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  }
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "replaced to keep n_min";
+}
+
+TEST_F(ChildPoolTest, RetireAllDrainsBusyChildrenAndStopsIdleOnes) {
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().RetireAll(SIGINT);
+  EXPECT_EQ(pool().Count(ChildState::kDraining), 1u);
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
+  Check();
+  uint64_t busy = pool().Find(1)->state == ChildState::kDraining ? 1 : 2;
+  pool().Release(busy, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 2u);
+  pool().Reconcile(5);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "no spawns while shutting down";
+  // Exits while stopping are expected: no respawn, nothing fatal.
+  pool().OnExit(launcher_.PidOf(0), Exited(0));
+  pool().OnExit(launcher_.PidOf(1), Exited(0));
+  EXPECT_TRUE(pool().empty());
+}
+
+TEST_F(ChildPoolTest, LeasesOfADeadWorkerAreRevoked) {
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {2, 9});
+  pool().RevokeLeasesOf(2);
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
+  EXPECT_EQ(pool().Count(ChildState::kReady), 1u);
+  Check();
+}
+
+TEST_F(ChildPoolTest, PicksTheMostRecentlyIdleChild) {
+  config_.n_min = 2;
+  pool().Start();
+  pool().OnReady(1);
+  clock_.Advance(1s);
+  pool().OnReady(2);
+  EXPECT_EQ(pool().PickIdle()->id, 2u);
+}
+
+}  // namespace
+}  // namespace valved::master

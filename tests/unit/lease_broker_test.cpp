@@ -1,0 +1,127 @@
+#include "master/lease_broker.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/fakes.h"
+
+namespace valved::master {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeLauncher;
+using namespace std::chrono_literals;
+
+struct RecordingSink final : LeaseSink {
+  void SendGrant(uint64_t worker_id, const ipc::Grant& grant) override {
+    grants.push_back({worker_id, grant});
+  }
+  void SendDeny(uint64_t worker_id, const ipc::Deny& deny) override {
+    denies.push_back({worker_id, deny});
+  }
+  std::vector<std::pair<uint64_t, ipc::Grant>> grants;
+  std::vector<std::pair<uint64_t, ipc::Deny>> denies;
+};
+
+class LeaseBrokerTest : public ::testing::Test {
+ protected:
+  LeaseBrokerTest() {
+    config_.n_min = 1;
+    config_.n_max = 2;
+    config_.max_queue = 3;
+    config_.queue_timeout = 10s;
+    pool_.Start();
+  }
+  void ReadyAll() {
+    for (auto& [id, path] : launcher_.launched) pool_.OnReady(id);
+  }
+  void ReleaseOk(uint64_t worker, uint64_t req, uint64_t child) {
+    broker_.Release(worker, {req, child, ipc::Outcome::kOk}, [](const RChild&) { return true; });
+    broker_.Dispatch();
+  }
+
+  Config config_;
+  FakeClock clock_;
+  FakeLauncher launcher_;
+  ChildPool pool_{config_, launcher_, clock_, "/run/v"};
+  RecordingSink sink_;
+  LeaseBroker broker_{config_, pool_, clock_, sink_};
+};
+
+TEST_F(LeaseBrokerTest, GrantsAnIdleChildAtOnce) {
+  ReadyAll();
+  broker_.Acquire(1, 10);
+  broker_.Dispatch();
+  ASSERT_EQ(sink_.grants.size(), 1u);
+  EXPECT_EQ(sink_.grants[0].first, 1u);
+  EXPECT_EQ(sink_.grants[0].second.req, 10u);
+  EXPECT_EQ(sink_.grants[0].second.socket_path, "/run/v/child-1.sock");
+}
+
+TEST_F(LeaseBrokerTest, WaitersAreServedInArrivalOrderAcrossWorkers) {
+  ReadyAll();
+  broker_.Acquire(1, 10);
+  broker_.Dispatch();
+  broker_.Acquire(2, 20);
+  broker_.Acquire(1, 11);
+  broker_.Dispatch();
+  ASSERT_EQ(sink_.grants.size(), 1u);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "a waiter calls for a second child";
+  pool_.OnReady(2);
+  broker_.Dispatch();
+  ASSERT_EQ(sink_.grants.size(), 2u);
+  EXPECT_EQ(sink_.grants[1].first, 2u);
+  EXPECT_EQ(sink_.grants[1].second.req, 20u);
+  ReleaseOk(1, 10, 1);
+  ASSERT_EQ(sink_.grants.size(), 3u);
+  EXPECT_EQ(sink_.grants[2].second.req, 11u);
+}
+
+TEST_F(LeaseBrokerTest, AFullWaitlistDeniesWithQueueFull) {
+  for (uint64_t req = 1; req <= 4; ++req) broker_.Acquire(1, req);
+  ASSERT_EQ(sink_.denies.size(), 1u);
+  EXPECT_EQ(sink_.denies[0].second.req, 4u);
+  EXPECT_EQ(sink_.denies[0].second.reason, ipc::DenyReason::kQueueFull);
+}
+
+TEST_F(LeaseBrokerTest, WaitersOlderThanQueueTimeoutAreDenied) {
+  broker_.Acquire(1, 1);
+  clock_.Advance(5s);
+  broker_.Acquire(1, 2);
+  clock_.Advance(5s);
+  broker_.ExpireWaiters();
+  ASSERT_EQ(sink_.denies.size(), 1u);
+  EXPECT_EQ(sink_.denies[0].second.req, 1u);
+  EXPECT_EQ(sink_.denies[0].second.reason, ipc::DenyReason::kQueueTimeout);
+  EXPECT_EQ(broker_.waiting(), 1u);
+}
+
+TEST_F(LeaseBrokerTest, ACancelledWaiterIsNeverGranted) {
+  broker_.Acquire(1, 1);
+  broker_.Cancel(1, 1);
+  ReadyAll();
+  broker_.Dispatch();
+  EXPECT_TRUE(sink_.grants.empty());
+  broker_.Cancel(1, 99);  // unknown: ignored
+}
+
+TEST_F(LeaseBrokerTest, ADeadWorkersWaitersAndLeasesAreDropped) {
+  ReadyAll();
+  broker_.Acquire(1, 1);
+  broker_.Dispatch();
+  broker_.Acquire(1, 2);
+  broker_.Acquire(2, 3);
+  broker_.DropWorker(1);
+  EXPECT_EQ(broker_.waiting(), 1u);
+  EXPECT_EQ(pool_.Count(ChildState::kStopping), 1u);
+}
+
+TEST_F(LeaseBrokerTest, CloseDeniesEveryWaiterAndEveryNewcomer) {
+  broker_.Acquire(1, 1);
+  broker_.Close(ipc::DenyReason::kShuttingDown);
+  broker_.Acquire(2, 2);
+  ASSERT_EQ(sink_.denies.size(), 2u);
+  EXPECT_EQ(sink_.denies[1].second.reason, ipc::DenyReason::kShuttingDown);
+}
+
+}  // namespace
+}  // namespace valved::master
