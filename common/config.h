@@ -23,27 +23,27 @@ struct Config {
   // --- the pool of R children (Valve: -n/--n-max, --n-min, --max-age, --check-unused)
   int n_max = 3;
   int n_min = 1;
-  Duration max_age = std::chrono::seconds(300);      ///< idle time before a child beyond n_min stops
+  Duration max_age = std::chrono::seconds(300);  ///< idle time before a child beyond n_min stops
   Duration check_unused = std::chrono::seconds(10);  ///< how often idle children are checked
   int max_spawning = 2;  ///< children starting at once (chosen by measurement; see README)
   Duration spawn_timeout = std::chrono::seconds(60);     ///< Starting -> Failed after this
   Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child
   Duration graceful_timeout = std::chrono::seconds(30);  ///< TERM: in-flight requests get this long
-  int max_requests = 0;         ///< recycle a child after this many requests (0: never)
-  int max_requests_jitter = 0;  ///< random 0..jitter added to max_requests per child
+  int max_requests = 0;             ///< recycle a child after this many requests (0: never)
+  int max_requests_jitter = 0;      ///< random 0..jitter added to max_requests per child
   std::string rscript = "Rscript";  ///< the R front end used to start children
   std::string runtime_dir;          ///< where child sockets live; "" = $XDG_RUNTIME_DIR or /tmp
 
   // --- requests (worker)
-  int max_queue = 1000;                                 ///< waiting requests before 503
-  Duration queue_timeout = std::chrono::seconds(60);    ///< wait for a child before 503
-  Duration timeout = std::chrono::seconds(300);         ///< R response before 504 (0: none)
-  Duration header_timeout = std::chrono::seconds(30);   ///< client request head before 408
+  int max_queue = 1000;                                   ///< waiting requests before 503
+  Duration queue_timeout = std::chrono::seconds(60);      ///< wait for a child before 503
+  Duration timeout = std::chrono::seconds(300);           ///< R response before 504 (0: none)
+  Duration header_timeout = std::chrono::seconds(30);     ///< client request head before 408
   Duration keepalive_timeout = std::chrono::seconds(15);  ///< idle client connection
-  int64_t max_body_size = 0;                            ///< request body bytes (0: unlimited) -> 413
-  int limit_request_line = 8190;                        ///< request line bytes -> 414
-  int limit_request_fields = 100;                       ///< header fields -> 431
-  int limit_request_headers_size = 32768;               ///< header section bytes -> 431
+  int64_t max_body_size = 0;               ///< request body bytes (0: unlimited) -> 413
+  int limit_request_line = 8190;           ///< request line bytes -> 414
+  int limit_request_fields = 100;          ///< header fields -> 431
+  int limit_request_headers_size = 32768;  ///< header section bytes -> 431
 
   // --- operation
   std::string log_level = "notice";

@@ -4,6 +4,7 @@
 #include <event2/util.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "common/log.h"
 
@@ -14,7 +15,7 @@ IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name,
     : name_(std::move(name)), on_message_(std::move(on_message)), on_close_(std::move(on_close)) {
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));
-  bufferevent_setcb(bev_.get(), OnRead, nullptr, OnEvent, this);
+  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 
@@ -33,7 +34,18 @@ void IpcChannel::Shutdown() {
   bufferevent_disable(bev_.get(), EV_READ);
 }
 
+void IpcChannel::WhenFlushed(std::function<void()> done) {
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return done();
+  on_flushed_ = std::move(done);
+}
+
 void IpcChannel::OnRead(bufferevent*, void* arg) { static_cast<IpcChannel*>(arg)->ReadLines(); }
+
+// Runs when the output buffer has drained (the write low-watermark is 0).
+void IpcChannel::OnWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<IpcChannel*>(arg);
+  if (self->on_flushed_) std::exchange(self->on_flushed_, nullptr)();
+}
 
 void IpcChannel::OnEvent(bufferevent*, short what, void* arg) {
   auto* self = static_cast<IpcChannel*>(arg);

@@ -32,9 +32,14 @@ class IpcChannel {
   bool open() const { return open_; }
   /// Sends what is queued, then stops reading; no handler runs afterwards.
   void Shutdown();
+  /// Calls `done` once everything queued so far has been written to the
+  /// socket (at once when nothing is queued), so that a process can exit
+  /// without losing its last messages.
+  void WhenFlushed(std::function<void()> done);
 
  private:
   static void OnRead(bufferevent* bev, void* arg);
+  static void OnWrite(bufferevent* bev, void* arg);
   static void OnEvent(bufferevent* bev, short what, void* arg);
   void ReadLines();
   void Fail(const std::string& reason);
@@ -42,6 +47,7 @@ class IpcChannel {
   std::string name_;
   MessageHandler on_message_;
   CloseHandler on_close_;
+  std::function<void()> on_flushed_;
   bool open_ = true;
   // Lets the read loop notice that a handler destroyed this channel.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

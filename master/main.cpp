@@ -13,15 +13,6 @@
 
 namespace {
 
-using valved::CommandLine;
-
-int CheckConfig(const valved::Config& config, const std::string& path) {
-  valved::master::LocateApi(config.file);
-  std::cout << "configuration " << (path.empty() ? "(command line)" : path) << " is ok; API "
-            << config.file << " found\n";
-  return valved::kExitOk;
-}
-
 int RunMaster(const valved::Config& config) {
   valved::InitLog("master",
                   valved::ParseLogLevel(config.log_level).value_or(valved::LogLevel::kNotice));
@@ -40,36 +31,22 @@ int RunMaster(const valved::Config& config) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "worker") == 0)
     return valved::worker::WorkerMain(argc, argv);
-  CommandLine cl;
+  valved::CommandLine cl;
   try {
     cl = valved::ParseCommandLine(argc, argv);
   } catch (const valved::UsageError& e) {
     std::cerr << "valved: " << e.what() << "\nTry 'valved --help'.\n";
     return valved::kExitUsage;
   }
-  switch (cl.mode) {
-    case CommandLine::Mode::kHelp:
-      std::cout << valved::HelpText();
-      return valved::kExitOk;
-    case CommandLine::Mode::kVersion:
-      std::cout << "valved " << VALVED_VERSION << "\n";
-      return valved::kExitOk;
-    case CommandLine::Mode::kPrintDefaults:
-      std::cout << valved::DefaultsYaml();
-      return valved::kExitOk;
-    default:
-      break;
-  }
+  if (cl.mode != valved::CommandLine::Mode::kRun)
+    return valved::RunInfoMode(cl, std::cout, std::cerr);
   try {
     valved::Config config = valved::BuildConfig(cl);
-    if (cl.mode == CommandLine::Mode::kCheckConfig) return CheckConfig(config, cl.config_path);
+    valved::CheckPaths(config);
     return RunMaster(config);
   } catch (const valved::ConfigError& e) {
     std::cerr << "valved: " << e.what() << "\n";
     return valved::kExitConfig;
-  } catch (const valved::master::StartupError& e) {
-    std::cerr << "valved: " << e.what() << "\n";
-    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "valved: internal error: " << e.what() << "\n";
     return valved::kExitSoftware;

@@ -1,7 +1,134 @@
 #include "worker/worker_main.h"
 
-namespace valved::worker {
+#include <fcntl.h>
 
-int WorkerMain(int, char**) { return 70; }
+#include <charconv>
+#include <csignal>
+#include <string_view>
+
+#include "common/event_ptr.h"
+#include "common/exit_status.h"
+#include "common/log.h"
+#include "common/settings.h"
+#include "common/signal_set.h"
+#include "worker/worker.h"
+
+namespace valved::worker {
+namespace {
+
+template <typename T>
+bool ParseNumber(std::string_view text, T* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ParseSetting(std::string_view pair, WorkerArgs* args, std::string* error) {
+  size_t equals = pair.find('=');
+  if (equals == std::string_view::npos || equals == 0) {
+    *error = "--set expects key=value, got \"" + std::string(pair) + "\"";
+    return false;
+  }
+  args->settings.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+  return true;
+}
+
+// One argument, possibly consuming the next one (--set key=value).
+bool ParseArg(int argc, char** argv, int* i, WorkerArgs* args, std::string* error) {
+  std::string_view arg = argv[*i];
+  auto value_of = [&](std::string_view flag, std::string_view* value) {
+    if (arg.substr(0, flag.size()) != flag) return false;
+    *value = arg.substr(flag.size());
+    return true;
+  };
+  std::string_view value;
+  if (value_of("--channel-fd=", &value)) return ParseNumber(value, &args->channel_fd);
+  if (value_of("--listen-fd=", &value)) return ParseNumber(value, &args->listen_fd);
+  if (value_of("--id=", &value)) return ParseNumber(value, &args->id);
+  if (value_of("--set=", &value)) return ParseSetting(value, args, error);
+  if (arg == "--set" && *i + 1 < argc) return ParseSetting(argv[++*i], args, error);
+  *error = "unknown argument \"" + std::string(arg) + "\"";
+  return false;
+}
+
+bool IsOpenFd(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
+
+// The master owns the signal policy: a signal sent to the whole process group
+// or cgroup (Ctrl-C, systemd's stop) must not kill a worker in the middle of
+// a response. The master's word arrives as QUIT/TERMINATE/REOPEN instead.
+void IgnoreSignals() {
+  IgnoreSigpipe();
+  for (int signo : {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU})
+    std::signal(signo, SIG_IGN);
+}
+
+bool SetUpLogging(const Config& config) {
+  if (auto level = ParseLogLevel(config.log_level)) SetLogLevel(*level);
+  std::string error;
+  if (SetLogFile(config.log_file, &error)) return true;
+  Log(LogLevel::kError) << error;
+  return false;
+}
+
+int Run(Config config, const WorkerArgs& args) {
+  // Not inherited by anything the worker might start.
+  fcntl(args.channel_fd, F_SETFD, FD_CLOEXEC);
+  fcntl(args.listen_fd, F_SETFD, FD_CLOEXEC);
+  try {
+    EventBasePtr base(event_base_new());
+    if (!base) throw std::runtime_error("event_base_new() failed");
+    Worker worker(base.get(), std::move(config), args.id, UniqueFd(args.listen_fd),
+                  UniqueFd(args.channel_fd));
+    event_base_dispatch(base.get());
+    return worker.exit_code().value_or(kExitSoftware);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << "worker failed: " << e.what();
+    return kExitSoftware;
+  }
+}
+
+}  // namespace
+
+std::optional<WorkerArgs> ParseWorkerArgs(int argc, char** argv, std::string* error) {
+  WorkerArgs args;
+  for (int i = 2; i < argc; ++i) {
+    if (!ParseArg(argc, argv, &i, &args, error)) {
+      if (error->empty()) *error = "bad number in \"" + std::string(argv[i]) + "\"";
+      return std::nullopt;
+    }
+  }
+  if (args.id == 0) *error = "--id=K (K >= 1) is required";
+  if (!IsOpenFd(args.listen_fd)) *error = "--listen-fd must name an open file descriptor";
+  if (!IsOpenFd(args.channel_fd)) *error = "--channel-fd must name an open file descriptor";
+  if (!error->empty()) return std::nullopt;
+  return args;
+}
+
+Config BuildWorkerConfig(const std::vector<std::pair<std::string, std::string>>& settings) {
+  Config config;
+  for (const auto& [key, value] : settings) ApplySetting(config, key, value);
+  Validate(config);
+  return config;
+}
+
+int WorkerMain(int argc, char** argv) {
+  InitLog("worker", LogLevel::kNotice);
+  std::string error;
+  std::optional<WorkerArgs> args = ParseWorkerArgs(argc, argv, &error);
+  if (!args) {
+    Log(LogLevel::kError) << "bad worker command line: " << error;
+    return kExitUsage;
+  }
+  InitLog("worker#" + std::to_string(args->id), LogLevel::kNotice);
+  Config config;
+  try {
+    config = BuildWorkerConfig(args->settings);
+  } catch (const ConfigError& e) {
+    Log(LogLevel::kError) << "bad settings from the master: " << e.what();
+    return kExitConfig;
+  }
+  if (!SetUpLogging(config)) return kExitConfig;
+  IgnoreSignals();
+  return Run(std::move(config), *args);
+}
 
 }  // namespace valved::worker

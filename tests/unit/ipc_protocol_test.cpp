@@ -6,11 +6,16 @@ namespace valved::ipc {
 namespace {
 
 TEST(IpcProtocol, EveryMessageRoundTrips) {
-  std::vector<Message> messages = {Hello{1, 2, 4131}, Welcome{1}, Acquire{1873},
+  std::vector<Message> messages = {Hello{1, 2, 4131},
+                                   Welcome{1},
+                                   Acquire{1873},
                                    Grant{1873, 5, "/run/valved x/child-5.sock"},
                                    Deny{1874, DenyReason::kQueueTimeout},
-                                   Release{1873, 5, Outcome::kTimedOut}, Cancel{9}, Quit{},
-                                   Terminate{}, Reopen{}};
+                                   Release{1873, 5, Outcome::kTimedOut},
+                                   Cancel{9},
+                                   Quit{},
+                                   Terminate{},
+                                   Reopen{}};
   for (const Message& m : messages) {
     std::string line = FormatMessage(m);
     std::string error;

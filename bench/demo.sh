@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Valve's published demo, measured: N concurrent `GET /sleep?zzz=S` against
+# valved -n N, once with a warm pool (--n-min N) and once from a cold start
+# (--n-min 1), for several max_spawning values. Loopback only; every wait is
+# bounded. Prints a table.
+#
+#   bench/demo.sh                 # N=10, S=2, max_spawning 1 2 3 4 10
+#   N=10 S=2 SPAWNS="2 4" PORT=3950 bench/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-10}
+S=${S:-2}
+SPAWNS=${SPAWNS:-"1 2 3 4 10"}
+PORT=${PORT:-3950}
+VALVED=${VALVED:-build/valved}
+API=${API:-examples/plumber.R}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+
+# Starts valved in its own process group; sets $pid and $log.
+start_valved() {
+  log="$work/valved.$RANDOM.log"
+  setsid "$VALVED" -f "$API" -n "$N" -w 2 -p "$PORT" --runtime-dir "$work" "$@" >"$log" 2>&1 &
+  pid=$!
+}
+
+stop_valved() {
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Waits (at most 120 s) until $1 children have printed their ready line.
+wait_ready() {
+  for _ in $(seq 1 1200); do
+    [ "$(grep -c 'Spawning -> Ready' "$log" || true)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "valved did not get $1 children ready; log:" >&2; cat "$log" >&2; return 1
+}
+
+# Fires N concurrent requests from one curl process (--parallel), so the
+# client's own start-up is not measured; prints "wall_seconds ok_count".
+fire() {
+  local args=() t0 t1
+  for _ in $(seq 1 "$N"); do args+=(-o /dev/null "http://127.0.0.1:$PORT/sleep?zzz=$S"); done
+  t0=$(now)
+  curl -s -m 60 --parallel --parallel-immediate --parallel-max "$N" -w '%{http_code}\n' \
+    "${args[@]}" >"$work/statuses" || true
+  t1=$(now)
+  echo "$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') $(grep -c '^200$' "$work/statuses")"
+}
+
+printf '| pool | max_spawning | %s x sleep %ss: wall time (s) | 200s |\n|---|---|---|---|\n' "$N" "$S"
+start_valved --n-min "$N" --max-spawning 2
+wait_ready "$N"
+read -r wall ok < <(fire)
+printf '| warm (n_min %s) | 2 | %s | %s/%s |\n' "$N" "$wall" "$ok" "$N"
+stop_valved
+for spawn in $SPAWNS; do
+  start_valved --n-min 1 --max-spawning "$spawn"
+  wait_ready 1
+  read -r wall ok < <(fire)
+  printf '| cold (n_min 1) | %s | %s | %s/%s |\n' "$spawn" "$wall" "$ok" "$N"
+  stop_valved
+done

@@ -1,0 +1,606 @@
+// Principle: every setting is one row of kEntries, naming the Config field it
+// fills, its type, its limits and its documentation. Parsing (YAML and flags),
+// printing (SettingsOf, --print-defaults, --help) and the documentation tests
+// all walk this table, so a setting added here is automatically parsed,
+// printed, offered as a flag and required in the docs. Nothing else knows the
+// list of settings.
+#include "common/settings.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <variant>
+
+#include "common/log.h"
+
+namespace valved {
+namespace {
+
+using Field = std::variant<std::string Config::*, int Config::*, int64_t Config::*, bool Config::*,
+                           Duration Config::*>;
+
+/// Returns what is wrong with a string value, or "" when it is acceptable.
+using TextCheck = std::string (*)(std::string_view value);
+
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMsPerDay = 24 * 3600 * 1000;
+// Deadlines are computed as steady_clock::now() + duration in nanoseconds,
+// which overflows beyond ~292 years; a year is far beyond any sensible wait.
+constexpr int64_t kMaxDurationMs = 365 * kMsPerDay;
+// sun_path holds 107 bytes plus NUL. The master creates
+// "<runtime_dir>/valved.<pid>.XXXXXX" and keeps 32 bytes for
+// "/child-<id>.sock" (master/runtime_dir.cpp), so with a 7-digit pid the
+// directory may have 107 - 32 - 22 = 53 bytes. Checking here reports a long
+// path as a setting error, not as a failure of the first spawn.
+constexpr size_t kMaxRuntimeDirLength = 53;
+
+struct Entry {
+  SettingInfo info;
+  Field field;
+  int64_t min = 0;            ///< ints and sizes; durations in milliseconds
+  int64_t max = kIntMax;      ///< likewise
+  TextCheck check = nullptr;  ///< strings only
+};
+
+std::string NonEmpty(std::string_view value) { return value.empty() ? "must not be empty" : ""; }
+
+std::string RuntimeDirCheck(std::string_view value) {
+  if (value.empty()) return "";
+  if (value.front() != '/') return "must be an absolute path (or empty for the default)";
+  if (value.size() > kMaxRuntimeDirLength) {
+    return "must be at most " + std::to_string(kMaxRuntimeDirLength) +
+           " bytes long, to leave room for socket names (Unix socket paths are limited to 107 "
+           "bytes)";
+  }
+  return "";
+}
+
+// Section headings, in order.
+constexpr std::string_view kListening = "Listening";
+constexpr std::string_view kApi = "The API";
+constexpr std::string_view kPool = "The pool of R children";
+constexpr std::string_view kRequests = "Requests";
+constexpr std::string_view kOperation = "Logging and operation";
+
+using T = SettingType;
+
+// The table. Docs are one paragraph of plain text (no markup): they are
+// wrapped into YAML comments and the man page as they are.
+const Entry kEntries[] = {
+    {.info = {"host", T::kString, "h", "HOST", kListening, "address to listen on",
+              "The IP address the workers listen on for HTTP clients. 127.0.0.1 (the default) "
+              "accepts connections from this machine only, which suits a reverse proxy in "
+              "front; 0.0.0.0 accepts them on every IPv4 interface and :: on every IPv6 one. "
+              "Valve's -h/--host."},
+     .field = &Config::host,
+     .check = NonEmpty},
+    {.info = {"port", T::kInt, "p", "PORT", kListening, "TCP port to listen on",
+              "The TCP port to listen on, from 1 to 65535. Ports below 1024 need root or "
+              "CAP_NET_BIND_SERVICE. Valve's -p/--port."},
+     .field = &Config::port,
+     .min = 1,
+     .max = 65535},
+    {.info = {"workers", T::kInt, "w", "N", kListening,
+              "proxy worker processes; 0 = one per CPU core",
+              "The number of proxy worker processes that accept client connections and forward "
+              "requests to R children. Each worker is single-threaded and handles many "
+              "connections at once, so a few are plenty; 0 means one per CPU core available to "
+              "valved. This is not the number of R processes (see n_max). Valve's -w/--workers "
+              "(Tokio threads there)."},
+     .field = &Config::workers},
+    {.info = {"file", T::kString, "f", "PATH", kApi, "the plumber API: an R file, or a directory",
+              "The plumber API: an R file, as for plumber::plumb(file), or a directory holding "
+              "entrypoint.R or plumber.R, as for plumber::plumb(dir). Each R child runs in the "
+              "API's directory. A relative path is taken from valved's working directory, which "
+              "is / under systemd, so a service should give an absolute path. Valve's "
+              "-f/--file."},
+     .field = &Config::file,
+     .check = NonEmpty},
+    {.info = {"n_max", T::kInt, "n", "N", kPool, "most R children at once",
+              "The most R children that may run at once, which is the most requests served in "
+              "parallel. Each child is a whole R process with its own copy of the API's data, "
+              "so memory usually sets the limit. Valve's -n/--n-max."},
+     .field = &Config::n_max,
+     .min = 1},
+    {.info = {"n_min", T::kInt, "", "N", kPool, "R children kept alive when idle",
+              "The number of R children kept alive even when idle. They are started with "
+              "valved, so that the first requests do not wait for R to start (about a second). "
+              "0 lets the pool shrink to nothing when there is no traffic. Must not be greater "
+              "than n_max. Valve's --n-min."},
+     .field = &Config::n_min},
+    {.info = {"max_age", T::kDuration, "", "DURATION", kPool,
+              "idle time before a surplus child stops",
+              "How long a child may stay idle before it is stopped, as long as more than n_min "
+              "children remain. A plain number is seconds, as in Valve's --max-age. 0 stops "
+              "surplus idle children at the next check."},
+     .field = &Config::max_age,
+     .max = kMaxDurationMs},
+    {.info = {"check_unused", T::kDuration, "", "DURATION", kPool,
+              "how often idle children are checked",
+              "How often the pool looks for children that have been idle longer than max_age. "
+              "A plain number is seconds, as in Valve's --check-unused. Must be greater than "
+              "0."},
+     .field = &Config::check_unused,
+     .min = 1,
+     .max = kMaxDurationMs},
+    {.info = {"max_spawning", T::kInt, "", "N", kPool, "most children starting at once",
+              "The most children that may be starting at the same time. Starting R is "
+              "CPU-heavy: starting many children at once makes every one of them slower, so a "
+              "burst of requests is served sooner when children start a few at a time."},
+     .field = &Config::max_spawning,
+     .min = 1},
+    {.info = {"spawn_timeout", T::kDuration, "", "DURATION", kPool,
+              "time a child has to become ready",
+              "How long a starting child has to load the API and become ready before it is "
+              "killed and counted as a failed start. Children that keep failing to start are "
+              "retried with a growing delay, so a broken API does not become a fork bomb."},
+     .field = &Config::spawn_timeout,
+     .min = 1,
+     .max = kMaxDurationMs},
+    {.info = {"kill_timeout", T::kDuration, "", "DURATION", kPool,
+              "time from SIGINT to SIGKILL for a stopping child",
+              "How long a stopping child has after SIGINT, which lets plumber run its exit "
+              "hooks, before it is killed with SIGKILL. 0 sends SIGKILL at once."},
+     .field = &Config::kill_timeout,
+     .max = kMaxDurationMs},
+    {.info = {"graceful_timeout", T::kDuration, "", "DURATION", kPool,
+              "time in-flight requests get on SIGTERM",
+              "On SIGTERM, how long requests in flight have to finish before valved stops the "
+              "children anyway. 0 stops them without waiting."},
+     .field = &Config::graceful_timeout,
+     .max = kMaxDurationMs},
+    {.info = {"max_requests", T::kInt, "", "N", kPool,
+              "recycle a child after N requests; 0 = never",
+              "Recycle a child after it has served this many requests: a new child is started "
+              "and the old one finishes its request and stops. This bounds slow memory growth "
+              "in an API. 0 never recycles."},
+     .field = &Config::max_requests},
+    {.info = {"max_requests_jitter", T::kInt, "", "N", kPool,
+              "random extra requests per child, 0..N",
+              "A random number from 0 to this value is added to max_requests for each child, "
+              "so that children started together are not all recycled at the same moment. "
+              "Ignored when max_requests is 0."},
+     .field = &Config::max_requests_jitter},
+    {.info = {"rscript", T::kString, "", "COMMAND", kPool, "R front end that starts children",
+              "The R front end that runs each child: a command looked up in PATH, or an "
+              "absolute path, such as /usr/lib/R/bin/Rscript or a wrapper script that prepares "
+              "the environment (renv, variables) and then runs Rscript with its arguments."},
+     .field = &Config::rscript,
+     .check = NonEmpty},
+    {.info = {"runtime_dir", T::kString, "", "DIR", kPool, "where the children's sockets go",
+              "The directory in which valved creates a private directory (mode 0700) for the "
+              "children's Unix sockets. Empty means $XDG_RUNTIME_DIR when it is set, else /tmp. "
+              "It must be an absolute path of at most 53 bytes, because a socket's path is "
+              "limited to 107 bytes."},
+     .field = &Config::runtime_dir,
+     .check = RuntimeDirCheck},
+    {.info = {"max_queue", T::kInt, "", "N", kRequests, "most requests waiting for a child",
+              "The most requests that may wait for a free child, across all workers. A "
+              "request beyond it gets 503 Service Unavailable at once, with a Retry-After "
+              "header. At least 1, because a request must be able to wait while a child "
+              "starts."},
+     .field = &Config::max_queue,
+     .min = 1},
+    {.info = {"queue_timeout", T::kDuration, "", "DURATION", kRequests,
+              "wait for a free child before 503",
+              "How long a request may wait for a free child before it gets 503 Service "
+              "Unavailable. Must be greater than 0."},
+     .field = &Config::queue_timeout,
+     .min = 1,
+     .max = kMaxDurationMs},
+    {.info = {"timeout", T::kDuration, "", "DURATION", kRequests,
+              "wait for R's response before 504; 0 = none",
+              "How long a child may take to answer a request before the client gets 504 "
+              "Gateway Timeout. The child is then stopped and replaced, because R may still be "
+              "busy with the request. 0 waits for ever."},
+     .field = &Config::timeout,
+     .max = kMaxDurationMs},
+    {.info = {"header_timeout", T::kDuration, "", "DURATION", kRequests,
+              "wait for a request head before 408",
+              "How long a client has to send a complete request line and headers before it "
+              "gets 408 Request Timeout and the connection is closed. This stops slow clients "
+              "from holding connections open. Must be greater than 0."},
+     .field = &Config::header_timeout,
+     .min = 1,
+     .max = kMaxDurationMs},
+    {.info = {"keepalive_timeout", T::kDuration, "", "DURATION", kRequests,
+              "how long an idle client connection stays open",
+              "How long an idle client connection is kept open for its next request before "
+              "valved closes it. Must be greater than 0."},
+     .field = &Config::keepalive_timeout,
+     .min = 1,
+     .max = kMaxDurationMs},
+    {.info = {"max_body_size", T::kSize, "", "SIZE", kRequests,
+              "largest request body; 0 = unlimited",
+              "The largest request body accepted; a larger one gets 413 Content Too Large. "
+              "Bytes, or a number with k, m or g. Bodies are streamed to R, not held in "
+              "valved's memory, so this limits what the API is sent, not valved's memory use. 0 "
+              "means no limit."},
+     .field = &Config::max_body_size,
+     .max = kInt64Max},
+    {.info = {"limit_request_line", T::kInt, "", "BYTES", kRequests,
+              "longest request line, in bytes",
+              "The longest request line (method, target and version) accepted, in bytes; a "
+              "longer one gets 414 URI Too Long. plumber would otherwise receive a truncated "
+              "target and route it to the wrong endpoint."},
+     .field = &Config::limit_request_line,
+     .min = 1},
+    {.info = {"limit_request_fields", T::kInt, "", "N", kRequests, "most header fields per request",
+              "The most header fields a request may have; a request with more gets 431 Request "
+              "Header Fields Too Large."},
+     .field = &Config::limit_request_fields,
+     .min = 1},
+    {.info = {"limit_request_headers_size", T::kInt, "", "BYTES", kRequests,
+              "most header bytes per request",
+              "The most bytes a request's header fields may take together; a request with more "
+              "gets 431 Request Header Fields Too Large."},
+     .field = &Config::limit_request_headers_size,
+     .min = 1},
+    {.info = {"log_level", T::kLogLevel, "", "LEVEL", kOperation,
+              "error, warn, notice, info or debug",
+              "The least important messages that are logged: error; warn (failures that were "
+              "recovered from, such as a crashed child); notice (life-cycle events: start, a "
+              "child ready or exiting, reload); info (also R's output and, with access_log, "
+              "every request); or debug (every state change and every message between "
+              "processes)."},
+     .field = &Config::log_level},
+    {.info = {"log_file", T::kString, "", "FILE", kOperation, "log to FILE instead of stderr",
+              "The file log lines are appended to; it is reopened on SIGUSR1, for logrotate. "
+              "Empty means standard error, which journald captures under systemd."},
+     .field = &Config::log_file},
+    {.info = {"pid_file", T::kString, "", "FILE", kOperation, "write the master's pid to FILE",
+              "A file to write the master's process id to at start, removed at a clean exit. "
+              "Empty means none; systemd does not need one."},
+     .field = &Config::pid_file},
+    {.info = {"access_log", T::kBool, "", "BOOL", kOperation, "log every request, at level info",
+              "Log one line per request (method, path, status, bytes, duration, child and time "
+              "spent waiting for it) at level info, so log_level must be info or debug for "
+              "these lines to appear."},
+     .field = &Config::access_log},
+};
+
+const Entry* FindEntry(std::string_view key) {
+  for (const Entry& entry : kEntries) {
+    if (entry.info.key == key) return &entry;
+  }
+  return nullptr;
+}
+
+/// The value as the user wrote it, quoted, for error messages. Long values
+/// are cut so that a stray file pasted into a flag does not flood the log.
+std::string Quoted(std::string_view value) {
+  constexpr size_t kMaxShown = 60;
+  std::string out = "\"";
+  for (char c : value.substr(0, kMaxShown)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+  }
+  if (value.size() > kMaxShown) out += "...";
+  return out + "\"";
+}
+
+[[noreturn]] void Fail(const Entry& entry, const std::string& problem) {
+  throw SettingError(std::string(entry.info.key), problem);
+}
+
+[[noreturn]] void FailExpected(const Entry& entry, const std::string& expected,
+                               std::string_view value) {
+  Fail(entry, "expected " + expected + ", got " + Quoted(value));
+}
+
+std::optional<int64_t> ParseInteger(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+/// Splits "250ms" into its leading digits and the rest; nullopt when there
+/// are no digits or the number overflows.
+std::optional<std::pair<int64_t, std::string_view>> SplitNumber(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  auto number = ParseInteger(text.substr(0, digits));
+  if (!number) return std::nullopt;
+  return std::make_pair(*number, text.substr(digits));
+}
+
+std::optional<int64_t> Scale(int64_t number, int64_t unit) {
+  if (number > kInt64Max / unit) return std::nullopt;
+  return number * unit;
+}
+
+std::string DescribeIntRange(int64_t min, int64_t max) {
+  if (max != kIntMax) {
+    return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  }
+  if (min == 1) return "a positive integer";
+  return "an integer of " + std::to_string(min) + " or more";
+}
+
+int64_t ParseIntValue(const Entry& entry, std::string_view value) {
+  auto number = ParseInteger(value);
+  if (!number || *number < entry.min || *number > entry.max) {
+    FailExpected(entry, DescribeIntRange(entry.min, entry.max), value);
+  }
+  return *number;
+}
+
+Duration ParseDurationValue(const Entry& entry, std::string_view value) {
+  auto duration = ParseDuration(value);
+  if (!duration) {
+    FailExpected(entry, "a duration (seconds, or a number with ms, s, m, h or d)", value);
+  }
+  if (duration->count() < entry.min) {
+    FailExpected(entry, "a duration greater than 0", value);
+  }
+  if (duration->count() > entry.max) {
+    FailExpected(entry, "a duration of at most " + FormatDuration(Duration(entry.max)), value);
+  }
+  return *duration;
+}
+
+int64_t ParseSizeValue(const Entry& entry, std::string_view value) {
+  auto size = ParseSize(value);
+  if (!size || *size < entry.min || *size > entry.max) {
+    FailExpected(entry, "a size (bytes, or a number with k, m or g)", value);
+  }
+  return *size;
+}
+
+bool ParseBoolValue(const Entry& entry, std::string_view value) {
+  if (value == "true") return true;
+  if (value == "false") return false;
+  FailExpected(entry, "true or false", value);
+}
+
+std::string ParseStringValue(const Entry& entry, std::string_view value) {
+  bool has_control = std::any_of(value.begin(), value.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (has_control) Fail(entry, "must not contain control characters (such as a line break)");
+  if (entry.check) {
+    std::string problem = entry.check(value);
+    if (!problem.empty()) Fail(entry, problem);
+  }
+  return std::string(value);
+}
+
+std::string ParseLogLevelValue(const Entry& entry, std::string_view value) {
+  if (!ParseLogLevel(value)) FailExpected(entry, "error, warn, notice, info or debug", value);
+  return std::string(value);
+}
+
+void ApplyEntry(const Entry& entry, Config& config, std::string_view value) {
+  switch (entry.info.type) {
+    case T::kString:
+      config.*std::get<std::string Config::*>(entry.field) = ParseStringValue(entry, value);
+      return;
+    case T::kLogLevel:
+      config.*std::get<std::string Config::*>(entry.field) = ParseLogLevelValue(entry, value);
+      return;
+    case T::kInt:
+      config.*std::get<int Config::*>(entry.field) = static_cast<int>(ParseIntValue(entry, value));
+      return;
+    case T::kBool:
+      config.*std::get<bool Config::*>(entry.field) = ParseBoolValue(entry, value);
+      return;
+    case T::kDuration:
+      config.*std::get<Duration Config::*>(entry.field) = ParseDurationValue(entry, value);
+      return;
+    case T::kSize:
+      config.*std::get<int64_t Config::*>(entry.field) = ParseSizeValue(entry, value);
+      return;
+  }
+}
+
+std::string TextOf(const Entry& entry, const Config& config) {
+  switch (entry.info.type) {
+    case T::kString:
+    case T::kLogLevel:
+      return config.*std::get<std::string Config::*>(entry.field);
+    case T::kInt:
+      return std::to_string(config.*std::get<int Config::*>(entry.field));
+    case T::kBool:
+      return config.*std::get<bool Config::*>(entry.field) ? "true" : "false";
+    case T::kDuration:
+      return FormatDuration(config.*std::get<Duration Config::*>(entry.field));
+    case T::kSize:
+      return FormatSize(config.*std::get<int64_t Config::*>(entry.field));
+  }
+  return "";
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent
+/// transpositions, so that "prot" is one slip away from "port".
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+/// A value with a unit: the largest unit that divides it exactly.
+std::string WithLargestUnit(int64_t value,
+                            std::initializer_list<std::pair<int64_t, const char*>> units) {
+  for (const auto& [size, suffix] : units) {
+    if (value % size == 0) return std::to_string(value / size) + suffix;
+  }
+  return std::to_string(value);
+}
+
+}  // namespace
+
+void ApplySetting(Config& config, std::string_view key, std::string_view value) {
+  const Entry* entry = FindEntry(key);
+  if (!entry) {
+    std::string problem = "unknown setting";
+    std::string suggestion = ClosestSettingKey(key);
+    if (!suggestion.empty()) problem += "; did you mean \"" + suggestion + "\"?";
+    throw SettingError(std::string(key), problem);
+  }
+  ApplyEntry(*entry, config, value);
+}
+
+std::vector<std::pair<std::string, std::string>> SettingsOf(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (const Entry& entry : kEntries) {
+    settings.emplace_back(std::string(entry.info.key), TextOf(entry, config));
+  }
+  return settings;
+}
+
+std::optional<RuleViolation> FindRuleViolation(const Config& config) {
+  if (config.n_min > config.n_max) {
+    return RuleViolation{{"n_min", "n_max"},
+                         "n_min (" + std::to_string(config.n_min) +
+                             ") must not be greater than n_max (" + std::to_string(config.n_max) +
+                             ")"};
+  }
+  return std::nullopt;
+}
+
+void Validate(const Config& config) {
+  // Each field is checked as it is set, but a Config can also be built in
+  // code, so the field rules are checked again here before the cross-field
+  // ones: the text round trip rejects exactly what ApplySetting would.
+  Config scratch;
+  for (const Entry& entry : kEntries) ApplyEntry(entry, scratch, TextOf(entry, config));
+  if (auto violation = FindRuleViolation(config)) throw ConfigError(violation->message);
+}
+
+const std::vector<SettingInfo>& AllSettings() {
+  static const std::vector<SettingInfo> settings = [] {
+    std::vector<SettingInfo> out;
+    for (const Entry& entry : kEntries) out.push_back(entry.info);
+    return out;
+  }();
+  return settings;
+}
+
+const SettingInfo* FindSetting(std::string_view key) {
+  // From AllSettings(), so that callers may compare addresses with its rows.
+  for (const SettingInfo& setting : AllSettings()) {
+    if (setting.key == key) return &setting;
+  }
+  return nullptr;
+}
+
+std::string LongFlagOf(std::string_view key) {
+  std::string flag = "--" + std::string(key);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+std::string_view TypeName(SettingType type) {
+  switch (type) {
+    case T::kString:
+      return "string";
+    case T::kInt:
+      return "integer";
+    case T::kBool:
+      return "boolean";
+    case T::kDuration:
+      return "duration";
+    case T::kSize:
+      return "size";
+    case T::kLogLevel:
+      return "log level";
+  }
+  return "?";
+}
+
+std::string ClosestWord(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = 3;  // more than two edits is a different word
+  for (const std::string& candidate : candidates) {
+    size_t distance = EditDistance(word, candidate);
+    // Short words are all near each other; demand that most of it matches.
+    if (distance < best_distance && distance * 2 < candidate.size()) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string ClosestSettingKey(std::string_view unknown) {
+  // "n-max" is a common slip (flags use dashes), so compare with dashes as
+  // underscores.
+  std::string normalized(unknown);
+  std::replace(normalized.begin(), normalized.end(), '-', '_');
+  std::vector<std::string> keys;
+  for (const Entry& entry : kEntries) keys.emplace_back(entry.info.key);
+  return ClosestWord(normalized, keys);
+}
+
+std::string SettingText(const Config& config, std::string_view key) {
+  const Entry* entry = FindEntry(key);
+  return entry ? TextOf(*entry, config) : "";
+}
+
+std::string FormatDuration(Duration d) {
+  if (d.count() == 0) return "0s";
+  return WithLargestUnit(d.count(),
+                         {{kMsPerDay, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}});
+}
+
+std::string FormatSize(int64_t bytes) {
+  if (bytes == 0) return "0";
+  return WithLargestUnit(
+      bytes, {{int64_t{1} << 30, "g"}, {int64_t{1} << 20, "m"}, {int64_t{1} << 10, "k"}, {1, ""}});
+}
+
+std::optional<Duration> ParseDuration(std::string_view text) {
+  auto split = SplitNumber(text);
+  if (!split) return std::nullopt;
+  auto [number, unit] = *split;
+  int64_t ms_per_unit = 0;
+  if (unit.empty() || unit == "s") {
+    ms_per_unit = 1000;  // Valve's --max-age 300 and --check-unused 10 are seconds
+  } else if (unit == "ms") {
+    ms_per_unit = 1;
+  } else if (unit == "m") {
+    ms_per_unit = 60000;
+  } else if (unit == "h") {
+    ms_per_unit = 3600000;
+  } else if (unit == "d") {
+    ms_per_unit = kMsPerDay;
+  } else {
+    return std::nullopt;
+  }
+  auto ms = Scale(number, ms_per_unit);
+  if (!ms) return std::nullopt;
+  return Duration(*ms);
+}
+
+std::optional<int64_t> ParseSize(std::string_view text) {
+  auto split = SplitNumber(text);
+  if (!split) return std::nullopt;
+  auto [number, unit] = *split;
+  int shift = 0;
+  if (unit == "k" || unit == "K") {
+    shift = 10;
+  } else if (unit == "m" || unit == "M") {
+    shift = 20;
+  } else if (unit == "g" || unit == "G") {
+    shift = 30;
+  } else if (!unit.empty()) {
+    return std::nullopt;
+  }
+  return Scale(number, int64_t{1} << shift);
+}
+
+}  // namespace valved

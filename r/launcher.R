@@ -1,0 +1,192 @@
+# valved R launcher: runs one plumber API in one R child, on a Unix socket.
+#
+# Usage (by the valved master, never by hand in production):
+#   Rscript launcher.R <socket_path> <api_path> <master_pid>
+# with the working directory set to the API's directory and the environment
+#   VALVED_READY_TOKEN  random token; echoed in the readiness line (required)
+#   VALVED_HOST         valved's public host  (optional; plumber's docs URL)
+#   VALVED_PORT         valved's public port  (optional; plumber's docs URL)
+#
+# Principle. This script does what plumber 1.2.1's `Plumber$run()` does
+# (`print(plumber::Plumber$public_methods$run)`): honour the option
+# `plumber.maxRequestSize`, set debug as run() would, mount `/__docs__/` and
+# `/openapi.json`, change to the API file's directory, and run the router's
+# `exit` hooks when it stops. The one difference is the transport: the router
+# is served with `httpuv::startPipeServer()` on a Unix domain socket, and
+# `httpuv::service()` is driven by our own loop so that the launcher can stop
+# on SIGINT and notice a vanished master.
+#
+# Every path arrives as an argument and is only ever used as an R value; it is
+# never pasted into R code.
+#
+# Protocol with the master (stdout and stderr are both read by the master):
+#   * exactly one line `valved-ready <token>` on stdout, flushed, once the
+#     socket accepts connections; everything else is logged as R output;
+#   * exit status 3 before readiness: the API cannot be loaded (parse error,
+#     missing package, stop() at top level); the R error is on stderr;
+#   * exit status 0 after SIGINT (server stopped, exit hooks run) or when the
+#     master is gone;
+#   * any other non-zero status: another failure (bad arguments, socket).
+
+kExitApiLoad <- 3L      # the API cannot be loaded: fatal, do not respawn
+kExitUsage <- 2L        # bad arguments or environment
+kExitServer <- 4L       # the socket server could not be started
+kExitHooks <- 5L        # an exit hook failed while stopping
+kSocketMask <- 63L      # umask 0077: the socket is usable by our user only
+kOrphanCheckSecs <- 1   # how often the loop checks that the master exists
+
+launcher_log <- function(...) {
+  cat("valved launcher: ", ..., "\n", sep = "", file = stderr())
+}
+
+# Prints a condition the way R prints an uncaught top-level error.
+print_error <- function(e) {
+  call <- conditionCall(e)
+  msg <- conditionMessage(e)
+  if (is.null(call)) {
+    cat("Error: ", msg, "\n", sep = "", file = stderr())
+  } else {
+    cat("Error in ", paste(deparse(call, nlines = 1L), collapse = ""), " : ", msg, "\n",
+        sep = "", file = stderr())
+  }
+}
+
+parse_args <- function(args) {
+  if (length(args) != 3L) {
+    launcher_log("usage: launcher.R <socket_path> <api_path> <master_pid>")
+    quit(save = "no", status = kExitUsage)
+  }
+  master_pid <- suppressWarnings(as.integer(args[[3L]]))
+  token <- Sys.getenv("VALVED_READY_TOKEN", unset = "")
+  if (is.na(master_pid) || master_pid <= 0L) {
+    launcher_log("master_pid is not a positive integer: ", args[[3L]])
+    quit(save = "no", status = kExitUsage)
+  }
+  if (!nzchar(token)) {
+    launcher_log("VALVED_READY_TOKEN is not set")
+    quit(save = "no", status = kExitUsage)
+  }
+  list(socket_path = args[[1L]], api_path = args[[2L]], master_pid = master_pid,
+       token = token)
+}
+
+# Loads the router as plumber::plumb() would: a directory (entrypoint.R, else
+# plumber.R) or a single file. Any error exits with kExitApiLoad after printing
+# it, so that the master can tell "the API is broken" from "R crashed".
+load_api <- function(api_path) {
+  tryCatch(
+    {
+      if (dir.exists(api_path)) plumber::plumb(dir = api_path) else plumber::plumb(file = api_path)
+    },
+    error = function(e) {
+      print_error(e)
+      quit(save = "no", status = kExitApiLoad)
+    }
+  )
+}
+
+# The host and port plumber would have run on, for the docs and OpenAPI URL.
+public_address <- function() {
+  host <- Sys.getenv("VALVED_HOST", unset = "127.0.0.1")
+  port <- suppressWarnings(as.integer(Sys.getenv("VALVED_PORT", unset = "")))
+  if (!nzchar(host)) host <- "127.0.0.1"
+  if (is.na(port)) port <- 80L
+  list(host = host, port = port)
+}
+
+# The part of Plumber$run() that comes before httpuv::runServer(). Returns a
+# function that undoes it and runs the exit hooks (run()'s on.exit chain).
+prepare_router <- function(pr) {
+  private <- pr$.__enclos_env__$private
+  address <- public_address()
+  private$maxSize <- getOption("plumber.maxRequestSize", 0)
+  # private$docs_callback may hold rlang's missing argument, as in run().
+  callback <- rlang::maybe_missing(
+    private$docs_callback,
+    getOption("plumber.docs.callback", getOption("plumber.swagger.url", NULL))
+  )
+  pr$setDebug(pr$getDebug())
+  if (!is.null(private$filename)) setwd(dirname(private$filename))
+  docs_info <- private$docs_info
+  if (isTRUE(docs_info$enabled)) {
+    plumber:::mount_docs(pr = pr, host = address$host, port = address$port,
+                         docs_info = docs_info, callback = callback, quiet = TRUE)
+  }
+  function() {
+    if (isTRUE(docs_info$enabled)) plumber:::unmount_docs(pr, docs_info)
+    private$runHooks("exit")
+  }
+}
+
+# TRUE while the master process exists. A zombie master (killed, not yet
+# reaped by its parent) counts as gone.
+master_alive <- function(pid) {
+  if (!isTRUE(tools::pskill(pid, 0L))) return(FALSE)
+  stat <- tryCatch(readLines(file.path("/proc", pid, "stat"), warn = FALSE),
+                   error = function(e) character(0), warning = function(w) character(0))
+  if (length(stat) == 0L) return(TRUE)
+  state <- sub("^.*\\) ([A-Za-z]).*$", "\\1", stat[[1L]])
+  !(state %in% c("Z", "X"))
+}
+
+# Serves until SIGINT (an R interrupt condition, raised from inside
+# httpuv::service()) or until the master disappears. service(1000) returns
+# after one callback or one second, so the orphan check runs about once a
+# second without busy-waiting. Returns why it stopped.
+serve <- function(master_pid) {
+  tryCatch(
+    {
+      last_check <- proc.time()[["elapsed"]]
+      repeat {
+        httpuv::service(1000)
+        now <- proc.time()[["elapsed"]]
+        if (now - last_check >= kOrphanCheckSecs) {
+          last_check <- now
+          if (!master_alive(master_pid)) return("master_gone")
+        }
+      }
+    },
+    interrupt = function(e) "interrupted"
+  )
+}
+
+main <- function() {
+  args <- parse_args(commandArgs(trailingOnly = TRUE))
+  pr <- load_api(args$api_path)
+  if (!inherits(pr, "Plumber")) {
+    cat("Error: '", args$api_path, "' did not produce a runnable Plumber router\n", sep = "",
+        file = stderr())
+    quit(save = "no", status = kExitApiLoad)
+  }
+  finish <- prepare_router(pr)
+  server <- tryCatch(
+    httpuv::startPipeServer(args$socket_path, kSocketMask, pr),
+    error = function(e) {
+      print_error(e)
+      launcher_log("cannot serve on ", args$socket_path)
+      quit(save = "no", status = kExitServer)
+    }
+  )
+  # startPipeServer() returns once the socket is bound and listening, so the
+  # readiness line can never precede an accepting socket.
+  cat("valved-ready ", args$token, "\n", sep = "", file = stdout())
+  flush(stdout())
+  why <- serve(args$master_pid)
+  if (identical(why, "master_gone")) launcher_log("master ", args$master_pid, " is gone; stopping")
+  status <- suspendInterrupts(tryCatch(
+    {
+      httpuv::stopServer(server)
+      finish()
+      0L
+    },
+    error = function(e) {
+      print_error(e)
+      kExitHooks
+    }
+  ))
+  quit(save = "no", status = status)
+}
+
+# An interrupt before the server loop (SIGINT while the API loads) is a stop
+# request too: leave quietly with status 0, not with the "cannot load" status.
+tryCatch(main(), interrupt = function(e) quit(save = "no", status = 0L))

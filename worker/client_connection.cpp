@@ -1,0 +1,403 @@
+#include "worker/client_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "common/log.h"
+
+namespace valved::worker {
+namespace {
+
+// Unparsed client bytes kept while a request waits for its child or its
+// response (pipelined requests): beyond this, reading the client pauses.
+constexpr size_t kClientReadHigh = 64 * 1024;
+// Bytes handed to the parser at once, bounding what one call can push upstream.
+constexpr size_t kFeedChunk = 16 * 1024;
+// After the last response, how long to read and discard what the client still
+// sends, so that closing does not reset the connection before it read the response.
+constexpr Duration kLingerTime = std::chrono::seconds(2);
+// Request targets longer than this are cut in log lines.
+constexpr size_t kLoggedTargetLength = 120;
+
+std::string SecondsText(Duration d) {
+  std::ostringstream out;
+  out << Seconds(d) << "s";
+  return out.str();
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, std::string client_address)
+    : host_(host),
+      client_address_(std::move(client_address)),
+      parser_(RequestLimits::FromConfig(host.config())),
+      timer_(evtimer_new(host.base(), OnTimer, this)) {
+  // Without this a small last chunk waits for the client's delayed ACK (40ms).
+  int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  evutil_make_socket_nonblocking(fd.get());
+  bev_.reset(bufferevent_socket_new(host.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, kClientReadHigh);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  parser_.SetBodyHandler([this](std::string_view data) { OnRequestBody(data); });
+  ArmTimer(host.config().header_timeout);
+}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::OnQuit() {
+  bool between_requests =
+      phase_ == Phase::kIdle || (phase_ == Phase::kReadingHead && !parser_.in_message());
+  if (between_requests) CloseAfterWrite();
+}
+
+// --- libevent entry points -------------------------------------------------
+
+void ClientConnection::OnRead(bufferevent*, void* arg) {
+  auto* self = static_cast<ClientConnection*>(arg);
+  self->Guard([self] {
+    if (self->phase_ == Phase::kClosing || self->phase_ == Phase::kLingering) {
+      evbuffer* in = bufferevent_get_input(self->bev_.get());
+      evbuffer_drain(in, evbuffer_get_length(in));  // nobody will answer it
+      return;
+    }
+    self->ParseInput();
+  });
+}
+
+void ClientConnection::OnWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<ClientConnection*>(arg);
+  self->Guard([self] { self->HandleDrained(); });
+}
+
+void ClientConnection::OnEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<ClientConnection*>(arg);
+  self->Guard([self, what] { self->HandleEvent(what); });
+}
+
+void ClientConnection::OnTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ClientConnection*>(arg);
+  self->Guard([self] { self->HandleTimer(); });
+}
+
+void ClientConnection::Guard(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << LogPrefix() << ": internal error: " << e.what()
+                          << "; closing the connection";
+    CloseNow();
+  }
+}
+
+// --- requests --------------------------------------------------------------
+
+void ClientConnection::ParseInput() {
+  while (CanParse()) {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(in, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+    if (phase_ == Phase::kIdle) StartRequest();
+    size_t used = 0;
+    std::string_view data(static_cast<char*>(chunk.iov_base), std::min(chunk.iov_len, kFeedChunk));
+    RequestParser::Result result = parser_.Feed(data, &used);
+    evbuffer_drain(in, used);
+    if (!HandleParsed(result)) return;
+  }
+}
+
+bool ClientConnection::CanParse() const {
+  switch (phase_) {
+    case Phase::kReadingHead:
+    case Phase::kIdle:
+      return true;
+    case Phase::kProxying:  // the body flows only as fast as the child takes it
+      return !request_complete_ && upstream_ && !upstream_->full();
+    default:
+      return false;
+  }
+}
+
+// Returns false when parsing must stop until something else happens.
+bool ClientConnection::HandleParsed(RequestParser::Result result) {
+  switch (result) {
+    case RequestParser::Result::kNeedMore:
+      return true;
+    case RequestParser::Result::kHeadComplete:
+      OnRequestHead();
+      return false;
+    case RequestParser::Result::kMessageComplete:
+      OnRequestComplete();
+      return false;
+    case RequestParser::Result::kError:
+      RespondError(parser_.error().status, parser_.error().detail);
+      return false;
+  }
+  return false;
+}
+
+void ClientConnection::StartRequest() {
+  phase_ = Phase::kReadingHead;
+  ArmTimer(host_.config().header_timeout);
+}
+
+void ClientConnection::OnRequestHead() {
+  evtimer_del(timer_.get());
+  req_ = host_.NextRequestId();
+  started_at_ = std::chrono::steady_clock::now();
+  request_complete_ = false;
+  head_sent_ = false;
+  framing_ = BodyFraming::kNone;
+  keep_alive_ = false;
+  status_ = 0;
+  body_bytes_ = 0;
+  child_id_ = 0;
+  phase_ = Phase::kWaitingForLease;
+  Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
+  host_.master().Acquire(req_, [this](const MasterLink::LeaseAnswer& answer) {
+    Guard([this, &answer] { OnLeaseAnswer(answer); });
+  });
+}
+
+void ClientConnection::OnLeaseAnswer(const MasterLink::LeaseAnswer& answer) {
+  if (const auto* deny = std::get_if<ipc::Deny>(&answer)) {
+    return RespondError(503, DenyDetail(deny->reason), RetryAfterSeconds(deny->reason));
+  }
+  StartProxying(std::get<ipc::Grant>(answer));
+}
+
+void ClientConnection::StartProxying(const ipc::Grant& grant) {
+  child_id_ = grant.child_id;
+  const RequestHead& head = parser_.head();
+  upstream_ = std::make_unique<Upstream>(
+      host_.base(), host_.master(), Upstream::Lease{req_, grant.child_id, grant.socket_path},
+      host_.config().timeout, head.is_head(), static_cast<Upstream::Sink*>(this), LogPrefix());
+  std::string error;
+  if (!upstream_->Start(ChildRequestHead(head, client_address_), head.chunked, &error)) {
+    host_.graveyard().Bury(std::move(upstream_));
+    return RespondError(502, "could not connect to the R process");
+  }
+  phase_ = Phase::kProxying;
+  parser_.Resume();
+  ParseInput();  // the body, or the end of a bodyless request
+}
+
+void ClientConnection::OnRequestBody(std::string_view data) {
+  if (upstream_) upstream_->WriteBody(data);
+}
+
+void ClientConnection::OnRequestComplete() {
+  request_complete_ = true;
+  if (upstream_) upstream_->EndBody();
+}
+
+void ClientConnection::StartIdle() {
+  phase_ = Phase::kIdle;
+  req_ = 0;
+  parser_.Resume();
+  ArmTimer(host_.config().keepalive_timeout);
+}
+
+// --- the response (Upstream::Sink) -------------------------------------------
+
+void ClientConnection::OnResponseHead(const ResponseHead& head) {
+  const RequestHead& request = parser_.head();
+  if (head.is_interim()) {
+    // 100 Continue and friends mean nothing to an HTTP/1.0 client.
+    if (request.http_minor >= 1) Write(ClientResponseHead(head, BodyFraming::kNone, true, 1));
+    return;
+  }
+  framing_ = ChooseFraming(head, request.http_minor);
+  // A request whose body is still arriving cannot be followed by another.
+  keep_alive_ = request.keep_alive && request_complete_ && framing_ != BodyFraming::kUntilClose &&
+                !host_.quitting();
+  status_ = head.status;
+  head_sent_ = true;
+  Write(ClientResponseHead(head, framing_, keep_alive_, request.http_minor));
+}
+
+void ClientConnection::OnResponseBody(std::string_view data) {
+  body_bytes_ += data.size();
+  if (framing_ == BodyFraming::kNone) return;
+  if (framing_ == BodyFraming::kChunked) Write(ChunkHeader(data.size()));
+  Write(data);
+  if (framing_ == BodyFraming::kChunked) Write(kChunkEnd);
+}
+
+void ClientConnection::OnResponseEnd() {
+  if (framing_ == BodyFraming::kChunked) Write(kLastChunk);
+  LogAccess(status_);
+  host_.graveyard().Bury(std::move(upstream_));
+  if (!keep_alive_ || host_.quitting() || client_eof_) return CloseAfterWrite();
+  StartIdle();
+  ParseInput();  // a pipelined request may be waiting already
+}
+
+void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::string&) {
+  host_.graveyard().Bury(std::move(upstream_));
+  if (head_sent_) {
+    LogAccess(status_);
+    return CloseNow();  // mid-response: closing is the only way to tell the client
+  }
+  switch (failure) {
+    case Upstream::Failure::kConnectFailed:
+      return RespondError(502, "could not connect to the R process");
+    case Upstream::Failure::kBroken:
+      return RespondError(502, "the R process failed before completing its response");
+    case Upstream::Failure::kTimedOut:
+      return RespondError(504, "the R process did not answer within " +
+                                   SecondsText(host_.config().timeout));
+    case Upstream::Failure::kClientStalled:
+      return RespondError(408, "the request body did not arrive in time");
+  }
+}
+
+bool ClientConnection::IsSinkFull() const {
+  return bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxBuffered;
+}
+
+void ClientConnection::OnUpstreamDrained() {
+  if (phase_ == Phase::kProxying) ParseInput();
+}
+
+// --- endings -----------------------------------------------------------------
+
+void ClientConnection::RespondError(int status, std::string_view detail, int retry_after_seconds) {
+  if (upstream_) HandOffUpstream("request failed: " + std::string(detail));
+  if (head_sent_) return CloseNow();
+  Log(LogLevel::kInfo) << LogPrefix() << ": " << status << " " << ReasonPhrase(status) << ": "
+                       << detail;
+  status_ = status;
+  LogAccess(status);
+  bool head_request = req_ != 0 && parser_.head().is_head();
+  Write(ErrorResponse(status, detail, head_request, retry_after_seconds));
+  CloseAfterWrite();
+}
+
+// TODO: a send timeout, so that a client that stops reading cannot hold a
+// closing connection (and a quitting worker) until the master terminates it.
+void ClientConnection::CloseAfterWrite() {
+  if (phase_ == Phase::kWaitingForLease) host_.master().Cancel(req_);
+  phase_ = Phase::kClosing;
+  evtimer_del(timer_.get());
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) Linger();
+}
+
+// Shuts the write side and reads until the client closes (or briefly), so
+// unread request bytes do not make close() send a reset that could destroy
+// the response in the client's receive buffer.
+void ClientConnection::Linger() {
+  if (client_eof_) return CloseNow();
+  phase_ = Phase::kLingering;
+  ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+  bufferevent_enable(bev_.get(), EV_READ);
+  ArmTimer(kLingerTime);
+}
+
+void ClientConnection::CloseNow() {
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kWaitingForLease) host_.master().Cancel(req_);
+  if (upstream_) HandOffUpstream("the client left");
+  phase_ = Phase::kClosed;
+  evtimer_del(timer_.get());
+  bev_.reset();  // closes the socket; safe inside the bufferevent's own callback
+  Log(LogLevel::kDebug) << "connection from " << client_address_ << " closed";
+  host_.OnConnectionClosed(*this);
+}
+
+// A child that saw the whole request is busy with it: it keeps its lease
+// until its response has been read. Otherwise it never saw a request.
+void ClientConnection::HandOffUpstream(const std::string& reason) {
+  if (request_complete_) return host_.AdoptOrphan(std::move(upstream_));
+  upstream_->Abandon(reason);
+  host_.graveyard().Bury(std::move(upstream_));
+}
+
+void ClientConnection::HandleDrained() {
+  if (phase_ == Phase::kClosing) return Linger();
+  if (upstream_) upstream_->ResumeReading();
+}
+
+void ClientConnection::HandleEvent(short what) {
+  if (what & BEV_EVENT_EOF) return HandleClientEof();
+  if (what & BEV_EVENT_ERROR) {
+    Log(LogLevel::kDebug) << LogPrefix() << ": client connection error ("
+                          << ErrnoString(EVUTIL_SOCKET_ERROR()) << ")";
+    CloseNow();
+  }
+}
+
+// The client shut its sending side. After a whole request it may still be
+// reading (a half-close), so it gets its response; while a request is queued
+// for a child it counts as gone (as nginx does), so the waiter is cancelled.
+void ClientConnection::HandleClientEof() {
+  client_eof_ = true;
+  switch (phase_) {
+    case Phase::kProxying:
+      if (!request_complete_) CloseNow();
+      return;
+    case Phase::kClosing:
+      return;
+    case Phase::kIdle:
+    case Phase::kReadingHead:
+      return CloseAfterWrite();  // a previous response may still be going out
+    default:
+      return CloseNow();
+  }
+}
+
+void ClientConnection::HandleTimer() {
+  const Config& config = host_.config();
+  switch (phase_) {
+    case Phase::kReadingHead:
+      return RespondError(408, "the request head did not arrive within " +
+                                   SecondsText(config.header_timeout));
+    case Phase::kIdle:
+      if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0)
+        return ArmTimer(config.keepalive_timeout);  // still sending the last response
+      return CloseNow();
+    case Phase::kLingering:
+      return CloseNow();
+    default:
+      return;
+  }
+}
+
+void ClientConnection::Write(std::string_view data) {
+  if (bev_) bufferevent_write(bev_.get(), data.data(), data.size());
+}
+
+void ClientConnection::ArmTimer(Duration duration) {
+  if (duration.count() <= 0) {
+    evtimer_del(timer_.get());
+    return;
+  }
+  timeval tv{static_cast<time_t>(duration.count() / 1000),
+             static_cast<suseconds_t>((duration.count() % 1000) * 1000)};
+  evtimer_add(timer_.get(), &tv);
+}
+
+std::string ClientConnection::LogPrefix() const {
+  if (req_ == 0) return "client " + client_address_;
+  const RequestHead& head = parser_.head();
+  std::string target = head.target.substr(0, kLoggedTargetLength);
+  if (head.target.size() > kLoggedTargetLength) target += "...";
+  return "req " + std::to_string(req_) + " " + head.method + " " + target;
+}
+
+void ClientConnection::LogAccess(int status) {
+  if (!host_.config().access_log) return;
+  auto elapsed = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started_at_);
+  LogLine line(LogLevel::kInfo);
+  line << LogPrefix() << ": " << status << " " << body_bytes_ << " bytes";
+  if (req_ != 0) line << " " << SecondsText(elapsed);
+  if (child_id_ != 0) line << " child#" << child_id_;
+}
+
+}  // namespace valved::worker

@@ -1,0 +1,143 @@
+// One client TCP connection: requests parsed in order (keep-alive and
+// pipelining), each proxied to a leased child through an Upstream, responses
+// written back in order, and the connection's timeouts.
+//
+// Principle: one request at a time. A pipelined request waits, unparsed, in
+// the input buffer until the current response is complete, so responses can
+// only leave in request order. The phase says what the connection is waiting
+// for; the single timer means what the phase says it means.
+//
+// Lifetime: the connection never deletes itself. When it is done it tells its
+// host, which buries it (worker/graveyard.h), so callbacks that end it can
+// still touch its members until they return.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/event_ptr.h"
+#include "common/unique_fd.h"
+#include "worker/graveyard.h"
+#include "worker/http_util.h"
+#include "worker/master_link.h"
+#include "worker/request_parser.h"
+#include "worker/upstream.h"
+
+namespace valved::worker {
+
+class ClientConnection;
+
+/// What a connection needs from the worker that owns it.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual event_base* base() = 0;
+  virtual const Config& config() const = 0;
+  virtual MasterLink& master() = 0;
+  virtual Graveyard& graveyard() = 0;
+  virtual uint64_t NextRequestId() = 0;
+  /// QUIT arrived: answer in-flight requests with Connection: close.
+  virtual bool quitting() const = 0;
+  /// The connection is finished; the host buries it.
+  virtual void OnConnectionClosed(ClientConnection& connection) = 0;
+  /// The client left while its child is still answering: the host keeps the
+  /// upstream until the child is done.
+  virtual void AdoptOrphan(std::unique_ptr<Upstream> upstream) = 0;
+};
+
+class ClientConnection final : private Upstream::Sink {
+ public:
+  enum class Phase {
+    kReadingHead,      ///< a request head is arriving (header_timeout)
+    kIdle,             ///< keep-alive between requests (keepalive_timeout)
+    kWaitingForLease,  ///< ACQUIRE sent, parser paused, the client is not parsed
+    kProxying,         ///< leased: body going up, response coming down (child timeout)
+    kClosing,          ///< the last response is being written
+    kLingering,        ///< write side shut; reading and discarding until EOF (short timer)
+    kClosed,           ///< waiting to be buried
+  };
+
+  /// Takes the accepted socket; `client_address` goes into X-Forwarded-For.
+  ClientConnection(ConnectionHost& host, UniqueFd fd, std::string client_address);
+  ~ClientConnection() override;
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  /// QUIT: an idle connection closes now; a busy one after its response.
+  void OnQuit();
+  Phase phase() const { return phase_; }
+
+ private:
+  // libevent trampolines.
+  static void OnRead(bufferevent*, void* arg);
+  static void OnWrite(bufferevent*, void* arg);
+  static void OnEvent(bufferevent*, short what, void* arg);
+  static void OnTimer(evutil_socket_t, short, void* arg);
+  void Guard(const std::function<void()>& body);
+
+  // Requests.
+  void ParseInput();
+  bool CanParse() const;
+  bool HandleParsed(RequestParser::Result result);
+  void StartRequest();
+  void OnRequestHead();
+  void OnLeaseAnswer(const MasterLink::LeaseAnswer& answer);
+  void StartProxying(const ipc::Grant& grant);
+  void OnRequestBody(std::string_view data);
+  void OnRequestComplete();
+  void StartIdle();
+
+  // Upstream::Sink.
+  void OnResponseHead(const ResponseHead& head) override;
+  void OnResponseBody(std::string_view data) override;
+  void OnResponseEnd() override;
+  void OnUpstreamFailed(Upstream::Failure failure, const std::string& detail) override;
+  bool IsSinkFull() const override;
+  void OnUpstreamDrained() override;
+
+  // Endings.
+  void RespondError(int status, std::string_view detail, int retry_after_seconds = 0);
+  void CloseAfterWrite();
+  void Linger();
+  void CloseNow();
+  void HandOffUpstream(const std::string& reason);
+  void HandleDrained();
+  void HandleEvent(short what);
+  void HandleClientEof();
+  void HandleTimer();
+
+  void Write(std::string_view data);
+  void ArmTimer(Duration duration);
+  std::string LogPrefix() const;
+  void LogAccess(int status);
+
+  ConnectionHost& host_;
+  std::string client_address_;
+  RequestParser parser_;
+  Phase phase_ = Phase::kReadingHead;
+
+  // The current request.
+  uint64_t req_ = 0;                   // 0 until its head is complete
+  TimePoint started_at_{};             // when its head was complete
+  bool request_complete_ = false;      // its body has been read
+  bool client_eof_ = false;            // the client shut its sending side
+  std::unique_ptr<Upstream> upstream_;
+  uint64_t child_id_ = 0;
+
+  // The current response.
+  bool head_sent_ = false;  // a final head went out; an error status can no longer
+  BodyFraming framing_ = BodyFraming::kNone;
+  bool keep_alive_ = false;
+  int status_ = 0;
+  uint64_t body_bytes_ = 0;
+
+  EventPtr timer_;
+  BuffereventPtr bev_;
+};
+
+}  // namespace valved::worker

@@ -1,0 +1,63 @@
+// The worker's side of the lease protocol (common/ipc_protocol.h): HELLO on
+// start, ACQUIRE/CANCEL/RELEASE out, GRANT/DENY/QUIT/TERMINATE/REOPEN in.
+//
+// Each ACQUIRE has exactly one answer callback. A CANCEL forgets the callback;
+// because a GRANT may already be on its way (the messages cross), a GRANT for
+// a cancelled request is released at once with outcome ok, so the master never
+// loses a child to a client that left.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+
+#include "common/ipc_channel.h"
+#include "common/ipc_protocol.h"
+#include "common/unique_fd.h"
+
+namespace valved::worker {
+
+class MasterLink {
+ public:
+  using LeaseAnswer = std::variant<ipc::Grant, ipc::Deny>;
+  using LeaseCallback = std::function<void(const LeaseAnswer& answer)>;
+  struct Handlers {
+    std::function<void()> on_quit;       ///< QUIT: finish in-flight requests, then exit 0
+    std::function<void()> on_terminate;  ///< TERMINATE: exit 0 now
+    /// The channel closed or the master broke the protocol: the worker must exit.
+    std::function<void(const std::string& reason)> on_lost;
+  };
+
+  /// Takes the channel fd and sends HELLO.
+  MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers);
+  MasterLink(const MasterLink&) = delete;
+  MasterLink& operator=(const MasterLink&) = delete;
+
+  /// Asks for a child for request `req`; `callback` runs once with GRANT or
+  /// DENY, unless Cancel(req) comes first.
+  void Acquire(uint64_t req, LeaseCallback callback);
+  /// The client left before an answer: forget the callback, tell the master.
+  void Cancel(uint64_t req);
+  /// Ends the lease of `child_id` held for `req`.
+  void Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome);
+  /// Runs `done` once every message sent so far has left the process.
+  void WhenFlushed(std::function<void()> done);
+
+  size_t waiting() const { return waiting_.size(); }
+
+ private:
+  void OnMessage(const ipc::Message& message);
+  void OnWelcome(const ipc::Welcome& welcome);
+  void OnAnswer(uint64_t req, const LeaseAnswer& answer);
+  void Lose(const std::string& reason);
+
+  Handlers handlers_;
+  std::unordered_map<uint64_t, LeaseCallback> waiting_;
+  std::unordered_set<uint64_t> cancelled_;  // may still get a GRANT or DENY
+  IpcChannel channel_;
+};
+
+}  // namespace valved::worker

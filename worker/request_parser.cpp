@@ -1,0 +1,250 @@
+#include "worker/request_parser.h"
+
+#include <cstring>
+#include <utility>
+
+#include "worker/http_util.h"
+
+namespace valved::worker {
+namespace {
+
+RequestParser* Self(http_parser* p) { return static_cast<RequestParser*>(p->data); }
+
+// Per header line: the name, ": ", the value and CRLF.
+constexpr size_t kFieldOverhead = 4;
+// " HTTP/1.1" and the CRLF around the method and target in the request line.
+constexpr size_t kRequestLineOverhead = 11;
+
+bool HasWhitespace(std::string_view name) {
+  return name.find_first_of(" \t") != std::string_view::npos;
+}
+
+// True when `data` starts a header line with whitespace: obsolete line
+// folding (RFC 7230 §3.2.4), which the child might join differently.
+bool HasObsFold(std::string_view data, char previous) {
+  for (char c : data) {
+    if (previous == '\n' && (c == ' ' || c == '\t')) return true;
+    previous = c;
+  }
+  return false;
+}
+
+}  // namespace
+
+RequestLimits RequestLimits::FromConfig(const Config& config) {
+  RequestLimits limits;
+  limits.request_line = static_cast<size_t>(config.limit_request_line);
+  limits.fields = static_cast<size_t>(config.limit_request_fields);
+  limits.headers_size = static_cast<size_t>(config.limit_request_headers_size);
+  limits.max_body = static_cast<uint64_t>(config.max_body_size);
+  return limits;
+}
+
+RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+}
+
+RequestParser::Result RequestParser::Feed(std::string_view data, size_t* consumed) {
+  bool reading_head = !head_complete_;
+  char previous = last_byte_;
+  *consumed = http_parser_execute(&parser_, &Settings(), data.data(), data.size());
+  if (*consumed > 0) last_byte_ = data[*consumed - 1];
+  if (reading_head && HasObsFold(data.substr(0, *consumed), previous)) {
+    Fail(400, "obsolete line folding in the request head");
+    return Result::kError;
+  }
+  http_errno err = HTTP_PARSER_ERRNO(&parser_);
+  if (err == HPE_PAUSED) return std::exchange(paused_at_, Result::kNeedMore);
+  if (err != HPE_OK) return ParserError();
+  return Result::kNeedMore;
+}
+
+void RequestParser::Resume() { http_parser_pause(&parser_, 0); }
+
+RequestParser::Result RequestParser::ParserError() {
+  if (failed_) return Result::kError;
+  http_errno err = HTTP_PARSER_ERRNO(&parser_);
+  if (err == HPE_HEADER_OVERFLOW) {
+    Fail(431, "the request head is too large");
+  } else if (err == HPE_UNEXPECTED_CONTENT_LENGTH) {
+    Fail(400, "conflicting Content-Length or Transfer-Encoding headers");
+  } else {
+    Fail(400, std::string("malformed request: ") + http_errno_description(err));
+  }
+  return Result::kError;
+}
+
+int RequestParser::Fail(int status, std::string detail) {
+  if (!failed_) error_ = {status, std::move(detail)};
+  failed_ = true;
+  return -1;  // any non-zero return stops http_parser with an error
+}
+
+bool RequestParser::Refuse(int status, std::string detail) {
+  Fail(status, std::move(detail));
+  return false;
+}
+
+bool RequestParser::CountHeaderBytes(size_t len) {
+  header_bytes_ += len;
+  return header_bytes_ <= limits_.headers_size;
+}
+
+int RequestParser::OnMessageBegin(http_parser* p) {
+  RequestParser* self = Self(p);
+  self->head_ = RequestHead{};
+  self->in_message_ = true;
+  self->value_last_ = false;
+  self->header_bytes_ = 0;
+  self->body_bytes_ = 0;
+  return 0;
+}
+
+int RequestParser::OnUrl(http_parser* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  self->head_.target.append(at, len);
+  if (self->head_.target.size() > self->limits_.request_line)
+    return self->Fail(414, "the request line is longer than " +
+                               std::to_string(self->limits_.request_line) + " bytes");
+  return 0;
+}
+
+int RequestParser::OnHeaderField(http_parser* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  Headers& headers = self->head_.headers;
+  if (headers.empty() || self->value_last_) {
+    if (headers.size() == self->limits_.fields)
+      return self->Fail(431, "more than " + std::to_string(self->limits_.fields) + " header fields");
+    headers.emplace_back();
+    self->header_bytes_ += kFieldOverhead;
+  }
+  self->value_last_ = false;
+  headers.back().name.append(at, len);
+  if (!self->CountHeaderBytes(len))
+    return self->Fail(431, "the header section is larger than " +
+                               std::to_string(self->limits_.headers_size) + " bytes");
+  return 0;
+}
+
+int RequestParser::OnHeaderValue(http_parser* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  self->value_last_ = true;
+  self->head_.headers.back().value.append(at, len);
+  if (!self->CountHeaderBytes(len))
+    return self->Fail(431, "the header section is larger than " +
+                               std::to_string(self->limits_.headers_size) + " bytes");
+  return 0;
+}
+
+int RequestParser::OnHeadersComplete(http_parser* p) {
+  RequestParser* self = Self(p);
+  self->FinishHead();
+  if (!self->CheckHead()) return -1;
+  self->head_complete_ = true;
+  self->paused_at_ = Result::kHeadComplete;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+void RequestParser::FinishHead() {
+  head_.method = http_method_str(static_cast<http_method>(parser_.method));
+  head_.http_minor = parser_.http_minor;
+  head_.keep_alive = http_should_keep_alive(&parser_) != 0;
+  head_.chunked = (parser_.flags & F_CHUNKED) != 0;
+  if (parser_.flags & F_CONTENTLENGTH) head_.content_length = parser_.content_length;
+}
+
+// The checks that need the whole head. Each failure names what is wrong.
+bool RequestParser::CheckHead() {
+  if (parser_.http_major != 1 || parser_.http_minor > 1)
+    return Refuse(505, "HTTP/" + std::to_string(parser_.http_major) + "." +
+                         std::to_string(parser_.http_minor) + " is not supported");
+  if (head_.method.size() + head_.target.size() + kRequestLineOverhead > limits_.request_line)
+    return Refuse(414, "the request line is longer than " + std::to_string(limits_.request_line) +
+                         " bytes");
+  if (parser_.method == HTTP_CONNECT) return Refuse(501, "CONNECT is not supported");
+  for (const Header& h : head_.headers) {
+    if (HasWhitespace(h.name))
+      return Refuse(400, "whitespace in the header name \"" + h.name + "\"");
+  }
+  size_t hosts = CountHeaders(head_.headers, "Host");
+  if (hosts > 1) return Refuse(400, "more than one Host header");
+  if (hosts == 0 && head_.http_minor == 1) return Refuse(400, "missing Host header");
+  if (const Header* upgrade = FindHeader(head_.headers, "Upgrade")) {
+    for (std::string_view protocol : SplitList(upgrade->value)) {
+      // Other upgrades (h2c) are optional for the client and simply ignored.
+      if (EqualsIgnoreCase(protocol, "websocket"))
+        return Refuse(501, "WebSocket upgrades are not supported");
+    }
+  }
+  return CheckFraming();
+}
+
+// Only "chunked", once and last, is a transfer coding the worker can
+// re-frame; a Content-Length next to it would let the child pick either.
+bool RequestParser::CheckFraming() {
+  size_t chunked = 0;
+  bool chunked_last = false;
+  for (const Header& h : head_.headers) {
+    if (!EqualsIgnoreCase(h.name, "Transfer-Encoding")) continue;
+    for (std::string_view coding : SplitList(h.value)) {
+      chunked_last = EqualsIgnoreCase(coding, "chunked");
+      if (!chunked_last)
+        return Refuse(501, "transfer coding \"" + std::string(coding) + "\" is not supported");
+      ++chunked;
+    }
+  }
+  if (parser_.uses_transfer_encoding) {
+    if (head_.content_length)
+      return Refuse(400, "both Content-Length and Transfer-Encoding");
+    if (chunked != 1 || !chunked_last || !head_.chunked)
+      return Refuse(400, "malformed Transfer-Encoding");
+  }
+  if (limits_.max_body > 0 && head_.content_length.value_or(0) > limits_.max_body)
+    return Refuse(413, "the request body is larger than " + std::to_string(limits_.max_body) +
+                         " bytes");
+  return true;
+}
+
+int RequestParser::OnBody(http_parser* p, const char* at, size_t len) {
+  RequestParser* self = Self(p);
+  self->body_bytes_ += len;
+  if (self->limits_.max_body > 0 && self->body_bytes_ > self->limits_.max_body)
+    return self->Fail(413, "the request body is larger than " +
+                               std::to_string(self->limits_.max_body) + " bytes");
+  if (!self->on_body_) return 0;
+  try {
+    self->on_body_(std::string_view(at, len));
+  } catch (const std::exception& e) {  // must not unwind through http_parser
+    return self->Fail(500, std::string("internal error: ") + e.what());
+  }
+  return 0;
+}
+
+int RequestParser::OnMessageComplete(http_parser* p) {
+  RequestParser* self = Self(p);
+  self->in_message_ = false;
+  self->head_complete_ = false;
+  self->paused_at_ = Result::kMessageComplete;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+const http_parser_settings& RequestParser::Settings() {
+  static const http_parser_settings settings = [] {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_message_begin = OnMessageBegin;
+    s.on_url = OnUrl;
+    s.on_header_field = OnHeaderField;
+    s.on_header_value = OnHeaderValue;
+    s.on_headers_complete = OnHeadersComplete;
+    s.on_body = OnBody;
+    s.on_message_complete = OnMessageComplete;
+    return s;
+  }();
+  return settings;
+}
+
+}  // namespace valved::worker

@@ -1,0 +1,126 @@
+#include "worker/response_parser.h"
+
+#include <utility>
+
+namespace valved::worker {
+namespace {
+
+ResponseParser* Self(http_parser* p) { return static_cast<ResponseParser*>(p->data); }
+
+// Statuses that never have a body (RFC 7230 §3.3.3).
+bool IsBodylessStatus(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+}  // namespace
+
+ResponseParser::ResponseParser(bool head_request) : head_request_(head_request) {
+  http_parser_init(&parser_, HTTP_RESPONSE);
+  parser_.data = this;
+}
+
+ResponseParser::Result ResponseParser::Feed(std::string_view data, size_t* consumed) {
+  *consumed = http_parser_execute(&parser_, &Settings(), data.data(), data.size());
+  return Stopped();
+}
+
+ResponseParser::Result ResponseParser::FeedEof() {
+  http_parser_execute(&parser_, &Settings(), nullptr, 0);
+  if (Stopped() == Result::kMessageComplete) return Result::kMessageComplete;
+  error_ = started_ ? "the connection closed before the response was complete"
+                    : "the connection closed without a response";
+  return Result::kError;
+}
+
+void ResponseParser::Resume() { http_parser_pause(&parser_, 0); }
+
+ResponseParser::Result ResponseParser::Stopped() {
+  http_errno err = HTTP_PARSER_ERRNO(&parser_);
+  if (err == HPE_PAUSED) return std::exchange(paused_at_, Result::kNeedMore);
+  if (err == HPE_OK) return Result::kNeedMore;
+  if (error_.empty()) error_ = std::string("malformed response: ") + http_errno_description(err);
+  return Result::kError;
+}
+
+int ResponseParser::OnMessageBegin(http_parser* p) {
+  ResponseParser* self = Self(p);
+  self->head_ = ResponseHead{};
+  self->started_ = true;
+  self->value_last_ = false;
+  return 0;
+}
+
+int ResponseParser::OnStatus(http_parser* p, const char* at, size_t len) {
+  Self(p)->head_.reason.append(at, len);
+  return 0;
+}
+
+int ResponseParser::OnHeaderField(http_parser* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  if (self->head_.headers.empty() || self->value_last_) self->head_.headers.emplace_back();
+  self->value_last_ = false;
+  self->head_.headers.back().name.append(at, len);
+  return 0;
+}
+
+int ResponseParser::OnHeaderValue(http_parser* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  self->value_last_ = true;
+  self->head_.headers.back().value.append(at, len);
+  return 0;
+}
+
+// Returns 1 ("no body follows") for a response to HEAD, as http_parser asks.
+int ResponseParser::OnHeadersComplete(http_parser* p) {
+  ResponseParser* self = Self(p);
+  ResponseHead& head = self->head_;
+  head.status = static_cast<int>(p->status_code);
+  if (head.status == 101) {
+    // The worker never forwards Upgrade, so a switch of protocols is a bug in the child.
+    self->error_ = "unexpected 101 Switching Protocols";
+    return -1;
+  }
+  head.chunked = (p->flags & F_CHUNKED) != 0;
+  if (p->flags & F_CONTENTLENGTH) head.content_length = p->content_length;
+  head.bodyless = self->head_request_ || IsBodylessStatus(head.status);
+  self->paused_at_ = Result::kHeadComplete;
+  http_parser_pause(p, 1);
+  return self->head_request_ ? 1 : 0;
+}
+
+int ResponseParser::OnBody(http_parser* p, const char* at, size_t len) {
+  ResponseParser* self = Self(p);
+  if (!self->on_body_) return 0;
+  try {
+    self->on_body_(std::string_view(at, len));
+  } catch (const std::exception& e) {  // must not unwind through http_parser
+    self->error_ = std::string("internal error: ") + e.what();
+    return -1;
+  }
+  return 0;
+}
+
+int ResponseParser::OnMessageComplete(http_parser* p) {
+  ResponseParser* self = Self(p);
+  self->paused_at_ = Result::kMessageComplete;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+const http_parser_settings& ResponseParser::Settings() {
+  static const http_parser_settings settings = [] {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_message_begin = OnMessageBegin;
+    s.on_status = OnStatus;
+    s.on_header_field = OnHeaderField;
+    s.on_header_value = OnHeaderValue;
+    s.on_headers_complete = OnHeadersComplete;
+    s.on_body = OnBody;
+    s.on_message_complete = OnMessageComplete;
+    return s;
+  }();
+  return settings;
+}
+
+}  // namespace valved::worker

@@ -1,0 +1,277 @@
+#include "worker/upstream.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/unique_fd.h"
+#include "worker/http_util.h"
+
+namespace valved::worker {
+namespace {
+
+// A non-blocking connect to a Unix socket. Such a connect completes or fails
+// at once (EAGAIN means the child's backlog is full, not "in progress"); an
+// EINPROGRESS is still handled in case the kernel ever reports it.
+UniqueFd ConnectUnix(const std::string& path, bool* in_progress, std::string* error) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    *error = "socket path too long: " + path;
+    return UniqueFd();
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    *error = "socket() failed (" + ErrnoString(errno) + ")";
+    return fd;
+  }
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  int err = errno;
+  *in_progress = err == EINPROGRESS;
+  if (*in_progress) return fd;
+  *error = "connect(" + path + ") failed (" + ErrnoString(err) + ")";
+  return UniqueFd();
+}
+
+ipc::Outcome OutcomeValue(Upstream::Failure failure) {
+  switch (failure) {
+    case Upstream::Failure::kTimedOut:
+      return ipc::Outcome::kTimedOut;
+    case Upstream::Failure::kClientStalled:
+      return ipc::Outcome::kOk;
+    default:
+      return ipc::Outcome::kBroken;
+  }
+}
+
+}  // namespace
+
+Upstream::Upstream(event_base* base, MasterLink& master, Lease lease, Duration timeout,
+                   bool head_request, Sink* sink, std::string log_prefix)
+    : base_(base),
+      master_(master),
+      lease_(std::move(lease)),
+      timeout_(timeout),
+      sink_(sink),
+      log_prefix_(std::move(log_prefix)),
+      parser_(head_request),
+      timer_(evtimer_new(base, OnTimeout, this)) {
+  parser_.SetBodyHandler([this](std::string_view data) {
+    if (sink_) sink_->OnResponseBody(data);
+  });
+}
+
+Upstream::~Upstream() = default;
+
+bool Upstream::Start(const std::string& request_head, bool chunked_body, std::string* error) {
+  chunked_body_ = chunked_body;
+  UniqueFd fd = ConnectUnix(lease_.socket_path, &connecting_, error);
+  if (!fd) {
+    Log(LogLevel::kWarn) << log_prefix_ << ": child#" << lease_.child_id << ": " << *error
+                         << "; lease released broken";
+    Finish(ipc::Outcome::kBroken);
+    return false;
+  }
+  bev_.reset(bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
+  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  bufferevent_write(bev_.get(), request_head.data(), request_head.size());
+  ArmTimer();
+  return true;
+}
+
+void Upstream::WriteBody(std::string_view data) {
+  if (!bev_ || write_broken_ || data.empty()) return;  // an empty chunk would end the body
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (chunked_body_) {
+    std::string size_line = ChunkHeader(data.size());
+    evbuffer_add(out, size_line.data(), size_line.size());
+  }
+  evbuffer_add(out, data.data(), data.size());
+  if (chunked_body_) evbuffer_add(out, kChunkEnd.data(), kChunkEnd.size());
+}
+
+void Upstream::EndBody() {
+  request_sent_ = true;
+  if (!bev_ || write_broken_ || !chunked_body_) return;
+  bufferevent_write(bev_.get(), kLastChunk.data(), kLastChunk.size());
+}
+
+bool Upstream::full() const {
+  return bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxBuffered;
+}
+
+void Upstream::ResumeReading() {
+  if (!reading_paused_ || finished_) return;
+  reading_paused_ = false;
+  bufferevent_enable(bev_.get(), EV_READ);
+  ReadResponse();  // what arrived before the pause is already buffered
+}
+
+void Upstream::Detach(std::function<void(Upstream&)> on_done) {
+  sink_ = nullptr;
+  on_done_ = std::move(on_done);
+  Log(LogLevel::kInfo) << log_prefix_ << ": client left; discarding the rest of child#"
+                       << lease_.child_id << "'s response";
+  ResumeReading();
+}
+
+void Upstream::Abandon(const std::string& reason) {
+  sink_ = nullptr;
+  if (finished_) return;
+  Log(LogLevel::kInfo) << log_prefix_ << ": " << reason << "; closing the connection to child#"
+                       << lease_.child_id << " (lease released ok)";
+  Finish(ipc::Outcome::kOk);
+}
+
+void Upstream::OnRead(bufferevent*, void* arg) {
+  auto* self = static_cast<Upstream*>(arg);
+  self->Guard([self] { self->ReadResponse(); });
+}
+
+void Upstream::OnWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<Upstream*>(arg);
+  self->Guard([self] {
+    if (self->sink_) self->sink_->OnUpstreamDrained();
+  });
+}
+
+void Upstream::OnEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<Upstream*>(arg);
+  self->Guard([self, what] { self->HandleEvent(what); });
+}
+
+void Upstream::OnTimeout(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Upstream*>(arg);
+  self->Guard([self] { self->HandleTimeout(); });
+}
+
+// Runs one entry point; an exception becomes a broken lease instead of
+// unwinding through libevent.
+void Upstream::Guard(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    Fail(Failure::kBroken, std::string("internal error: ") + e.what());
+  }
+}
+
+void Upstream::ReadResponse() {
+  while (!finished_ && !reading_paused_) {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_iovec chunk;
+    if (evbuffer_peek(in, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+    size_t used = 0;
+    auto result =
+        parser_.Feed(std::string_view(static_cast<char*>(chunk.iov_base), chunk.iov_len), &used);
+    evbuffer_drain(in, used);
+    if (!HandleParsed(result)) return;
+    if (sink_ && sink_->IsSinkFull()) PauseReading();
+  }
+}
+
+// Returns false when the response ended (or failed) and nothing more is read.
+bool Upstream::HandleParsed(ResponseParser::Result result) {
+  switch (result) {
+    case ResponseParser::Result::kNeedMore:
+      return true;
+    case ResponseParser::Result::kHeadComplete:
+      if (sink_) sink_->OnResponseHead(parser_.head());
+      parser_.Resume();
+      return !finished_;
+    case ResponseParser::Result::kMessageComplete:
+      if (parser_.head().is_interim()) {  // the final response follows
+        parser_.Resume();
+        return true;
+      }
+      Complete();
+      return false;
+    case ResponseParser::Result::kError:
+      Fail(Failure::kBroken, parser_.error());
+      return false;
+  }
+  return false;
+}
+
+void Upstream::HandleEvent(short what) {
+  if (what & BEV_EVENT_CONNECTED) {
+    connecting_ = false;
+    return;
+  }
+  if (what & BEV_EVENT_EOF) return HandleChildClosed();
+  if (!(what & BEV_EVENT_ERROR)) return;
+  int err = EVUTIL_SOCKET_ERROR();
+  if ((what & BEV_EVENT_WRITING) && !connecting_) {
+    // The child stopped reading the request (an early answer such as 413,
+    // or a crash); its response, if any, can still be read.
+    write_broken_ = true;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    evbuffer_drain(out, evbuffer_get_length(out));
+    return;
+  }
+  Fail(connecting_ ? Failure::kConnectFailed : Failure::kBroken,
+       std::string(connecting_ ? "connect failed" : "connection error") + " (" + ErrnoString(err) +
+           ")");
+}
+
+void Upstream::HandleChildClosed() {
+  if (parser_.FeedEof() == ResponseParser::Result::kMessageComplete) return Complete();
+  Fail(Failure::kBroken, parser_.error());
+}
+
+// A client too slow to take the response is not the child's fault (the
+// child may have written everything already): wait on. A client that stops
+// sending its request body is not either: the child never saw a whole
+// request, so it is released ok.
+void Upstream::HandleTimeout() {
+  if (reading_paused_) return ArmTimer();
+  bool waiting_for_client =
+      !request_sent_ && !write_broken_ &&
+      evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
+  if (waiting_for_client) return Fail(Failure::kClientStalled, "the request body stopped arriving");
+  std::ostringstream detail;
+  detail << "no complete response within " << Seconds(timeout_) << "s";
+  Fail(Failure::kTimedOut, detail.str());
+}
+
+void Upstream::PauseReading() {
+  reading_paused_ = true;
+  bufferevent_disable(bev_.get(), EV_READ);
+}
+
+void Upstream::Complete() {
+  Finish(ipc::Outcome::kOk);
+  if (sink_) return sink_->OnResponseEnd();
+  if (on_done_) on_done_(*this);
+}
+
+void Upstream::Fail(Failure failure, const std::string& detail) {
+  if (finished_) return;
+  Log(LogLevel::kWarn) << log_prefix_ << ": child#" << lease_.child_id << ": " << detail
+                       << "; lease released " << ipc::ToString(OutcomeValue(failure));
+  Finish(OutcomeValue(failure));
+  if (sink_) return sink_->OnUpstreamFailed(failure, detail);
+  if (on_done_) on_done_(*this);
+}
+
+void Upstream::Finish(ipc::Outcome outcome) {
+  finished_ = true;
+  evtimer_del(timer_.get());
+  bev_.reset();  // closes the child's connection; safe inside its own callback
+  master_.Release(lease_.req, lease_.child_id, outcome);
+}
+
+void Upstream::ArmTimer() {
+  if (timeout_.count() <= 0) return;
+  timeval tv{static_cast<time_t>(timeout_.count() / 1000),
+             static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
+  evtimer_add(timer_.get(), &tv);
+}
+
+}  // namespace valved::worker

@@ -1,0 +1,131 @@
+// One lease in use: the connection to the leased child's Unix socket, the
+// request going up and the child's response coming down.
+//
+// Principle: the lease is released exactly once, by this object, when the
+// child is done with the request: after a complete response (ok), when the
+// child's connection breaks (broken), when the child is too slow (timed_out),
+// or when the request could not be completed by the client and the connection
+// to the child is closed before the child saw a whole request (ok: httpuv calls
+// R only for complete requests, so the child is idle again). A response is
+// only ever delivered to the client that sent the request; once that client
+// is gone the rest is read and discarded, and the lease ends when the child
+// has finished writing it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/event_ptr.h"
+#include "common/ipc_protocol.h"
+#include "worker/master_link.h"
+#include "worker/response_parser.h"
+
+namespace valved::worker {
+
+/// Bytes queued towards a peer before the other side stops being read.
+inline constexpr size_t kMaxBuffered = 256 * 1024;
+
+class Upstream {
+ public:
+  enum class Failure {
+    kConnectFailed,  ///< the child's socket refused or vanished: 502, released broken
+    kBroken,         ///< the child closed, reset or sent garbage mid-response: 502, broken
+    kTimedOut,       ///< no complete response within `timeout`: 504, timed_out
+    kClientStalled,  ///< the client's request body stopped arriving: 408, released ok
+  };
+
+  /// The client side: where the response goes and who is told about progress.
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    /// A final head, or an interim (1xx) one that another head will follow.
+    virtual void OnResponseHead(const ResponseHead& head) = 0;
+    virtual void OnResponseBody(std::string_view data) = 0;
+    /// The response is complete and the lease released ok.
+    virtual void OnResponseEnd() = 0;
+    /// The lease has been released (see Failure); no other call follows.
+    virtual void OnUpstreamFailed(Failure failure, const std::string& detail) = 0;
+    /// True while the client has too much unsent response; reading the child
+    /// pauses until ResumeReading().
+    virtual bool IsSinkFull() const = 0;
+    /// The child has taken all queued request bytes; more body may follow.
+    virtual void OnUpstreamDrained() = 0;
+  };
+
+  struct Lease {
+    uint64_t req = 0;
+    uint64_t child_id = 0;
+    std::string socket_path;
+  };
+
+  /// `log_prefix` names the request in log lines ("req 7 GET /hello").
+  Upstream(event_base* base, MasterLink& master, Lease lease, Duration timeout, bool head_request,
+           Sink* sink, std::string log_prefix);
+  /// Passive: an unfinished lease is not released here (only the worker's own
+  /// teardown destroys one, and the master then revokes the worker's leases).
+  ~Upstream();
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  /// Connects to the child and queues `request_head`. When the connect fails
+  /// at once, the lease is released broken, *error says why and false is
+  /// returned (the sink is not called).
+  bool Start(const std::string& request_head, bool chunked_body, std::string* error);
+  /// Queues request body bytes (chunk-framed when the request is chunked).
+  void WriteBody(std::string_view data);
+  /// The request body is complete.
+  void EndBody();
+  /// True while more than kMaxBuffered request bytes wait for the child.
+  bool full() const;
+  /// The sink has room again.
+  void ResumeReading();
+  /// The client left after sending its whole request: discard the rest of
+  /// the response, then call `on_done` (the lease is then released).
+  void Detach(std::function<void(Upstream&)> on_done);
+  /// The client left or failed before the request was complete: close the
+  /// child's connection and release the lease ok. No sink call follows.
+  void Abandon(const std::string& reason);
+
+  bool finished() const { return finished_; }
+  uint64_t child_id() const { return lease_.child_id; }
+
+ private:
+  static void OnRead(bufferevent*, void* arg);
+  static void OnWrite(bufferevent*, void* arg);
+  static void OnEvent(bufferevent*, short what, void* arg);
+  static void OnTimeout(evutil_socket_t, short, void* arg);
+
+  void Guard(const std::function<void()>& body);
+  void ReadResponse();
+  bool HandleParsed(ResponseParser::Result result);
+  void HandleEvent(short what);
+  void HandleChildClosed();
+  void HandleTimeout();
+  void PauseReading();
+  void Complete();
+  void Fail(Failure failure, const std::string& detail);
+  void Finish(ipc::Outcome outcome);
+  void ArmTimer();
+
+  event_base* base_;
+  MasterLink& master_;
+  Lease lease_;
+  Duration timeout_;
+  Sink* sink_;  // nullptr once detached or abandoned
+  std::function<void(Upstream&)> on_done_;
+  std::string log_prefix_;
+  ResponseParser parser_;
+  bool chunked_body_ = false;
+  bool connecting_ = false;
+  bool request_sent_ = false;   // EndBody() was called
+  bool write_broken_ = false;   // the child stopped reading the request
+  bool reading_paused_ = false;
+  bool finished_ = false;
+  EventPtr timer_;
+  BuffereventPtr bev_;
+};
+
+}  // namespace valved::worker
