@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 
 #include "common/log.h"
@@ -78,7 +79,7 @@ std::string ChildOutput::Tail() {
   ReadAvailable(err_);
   std::string text;
   for (const std::string& line : tail_) text += line + "\n";
-  if (!text.empty()) text.pop_back();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   return text;
 }
 

@@ -5,10 +5,17 @@
 // when to spawn and stop; the Launcher performs the syscalls, so the whole
 // table can be driven in tests with a fake launcher and a fake clock.
 //
-// Counting: every child that has a process (anything but Dead) counts towards
-// n_max, so the machine never holds more than n_max R processes, even while
-// some are stopping. Only Spawning, Ready and Busy children count towards
-// n_min: a retired child is already on its way out.
+// Counting: every child that has a process counts towards n_max, so the
+// machine holds at most n_max R processes, even while some are stopping. Only
+// Spawning, Ready and Busy children count towards n_min: a retired child is
+// already on its way out.
+//
+// Replacement is make-before-break: a child due for replacement (it served
+// max_requests, or a reload asked for new code) keeps serving while its
+// successor starts, and retires only when the successor is Ready. The pair
+// counts as one child, so n_max may be passed by the successors being started
+// (at most max_spawning of them) but a request never waits for an R start
+// because of recycling or reload.
 //
 // Spawning: a queued request that no Ready or Spawning child will serve calls
 // for one more child. At most max_spawning start at once: R start-up is
@@ -49,14 +56,27 @@ void ChildPool::Start() {
 }
 
 void ChildPool::OnReady(uint64_t id) {
-  auto it = children_.find(id);
-  if (it == children_.end() || it->second->state != ChildState::kSpawning) return;
-  RChild& child = *it->second;
+  RChild* found = FindMutable(id);
+  if (!found || found->state != ChildState::kSpawning) return;
+  RChild& child = *found;
   ever_ready_ = true;
+  if (child.generation == generation_) api_verified_ = true;
   boot_failures_ = 0;
   auto took = std::chrono::duration_cast<Duration>(clock_.Now() - child.spawned_at);
   Transition(child, ChildState::kReady,
              "ready in " + std::to_string(Seconds(took)).substr(0, 5) + "s");
+  RetirePredecessorOf(child);
+}
+
+void ChildPool::RetirePredecessorOf(const RChild& child) {
+  RChild* old = FindMutable(child.predecessor);
+  if (!old || old->successor != child.id) return;
+  std::string reason = old->retire_reason + "; replaced by child#" + std::to_string(child.id);
+  if (old->state == ChildState::kReady) {
+    Stop(*old, SIGINT, reason);
+  } else if (old->state == ChildState::kBusy) {
+    Transition(*old, ChildState::kDraining, reason);
+  }
 }
 
 bool ChildPool::OnExit(pid_t pid, int wait_status) {
@@ -80,13 +100,20 @@ bool ChildPool::OnExit(pid_t pid, int wait_status) {
 }
 
 void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
+  if (RChild* old = FindMutable(child.predecessor); old && old->successor == child.id)
+    old->successor = 0;  // a later Reconcile() tries again, after the backoff
+  if (retiring_) return;
   std::string tail = launcher_.OutputTail(child.id);
   bool load_error = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kApiLoadFailedExitCode;
-  if (load_error && !ever_ready_ && !retiring_) {
-    fatal_error_ = "the API " + config_.file + " failed to load in R:\n" + tail;
+  if (load_error && !api_verified_) {
+    std::string why = "the API " + config_.file + " failed to load in R:\n" + tail;
+    if (!ever_ready_) {
+      fatal_error_ = why;
+    } else {
+      AbandonReplacement(why, child.id);
+    }
     return;
   }
-  if (retiring_) return;
   Log(LogLevel::kError) << Name(child) << ": failed to start (" << DescribeWaitStatus(wait_status)
                         << "); last output:\n"
                         << (tail.empty() ? "(none)" : tail);
@@ -134,7 +161,7 @@ void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
   if (outcome == ipc::Outcome::kBroken && !still_accepts(child))
     return Stop(child, SIGKILL, "released broken and its socket no longer accepts");
   if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
-    return Stop(child, SIGINT, "served max_requests (" + std::to_string(child.requests) + ")");
+    MarkDue(child, "served max_requests (" + std::to_string(child.requests) + ")");
   Transition(child, ChildState::kReady, reason);
 }
 
@@ -148,6 +175,7 @@ void ChildPool::RevokeLeasesOf(uint64_t worker_id) {
 }
 
 void ChildPool::Reconcile(size_t waiters) {
+  SpawnSuccessors();
   size_t ready = Count(ChildState::kReady);
   size_t spawning = Count(ChildState::kSpawning);
   size_t unserved = waiters > ready + spawning ? waiters - ready - spawning : 0;
@@ -158,12 +186,57 @@ void ChildPool::Reconcile(size_t waiters) {
 bool ChildPool::CanSpawn() const {
   if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return false;
   if (Count(ChildState::kSpawning) >= static_cast<size_t>(config_.max_spawning)) return false;
-  return children_.size() < static_cast<size_t>(config_.n_max);
+  size_t replaced = static_cast<size_t>(std::count_if(
+      children_.begin(), children_.end(), [](const auto& kv) { return kv.second->successor; }));
+  return children_.size() - replaced < static_cast<size_t>(config_.n_max);
 }
 
-void ChildPool::Spawn() {
+// Oldest due child first; successors skip the n_max check (they take their
+// predecessor's place) but not max_spawning or the backoff.
+void ChildPool::SpawnSuccessors() {
+  for (auto& [id, child] : children_) {
+    if (child->retire_reason.empty() || child->successor || !IsLive(child->state)) continue;
+    if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return;
+    if (Count(ChildState::kSpawning) >= static_cast<size_t>(config_.max_spawning)) return;
+    uint64_t old_id = child->id;
+    if (RChild* successor = Spawn(old_id)) FindMutable(old_id)->successor = successor->id;
+  }
+}
+
+void ChildPool::MarkDue(RChild& child, std::string reason) {
+  if (!child.retire_reason.empty()) return;
+  Log(LogLevel::kInfo) << Name(child) << ": to be replaced: " << reason;
+  child.retire_reason = std::move(reason);
+}
+
+void ChildPool::ReplaceAll(std::string_view reason) {
+  reload_error_.clear();
+  api_verified_ = false;
+  ++generation_;
+  for (auto& [id, child] : children_) {
+    if (IsLive(child->state)) MarkDue(*child, std::string(reason));
+  }
+}
+
+// The new API cannot load: keep the children that serve the old one, and
+// stop the successors that are still starting.
+void ChildPool::AbandonReplacement(const std::string& why, uint64_t failed_id) {
+  reload_error_ = why;
+  for (auto& [id, child] : children_) {
+    child->retire_reason.clear();
+    child->successor = 0;
+    if (child->predecessor && child->state == ChildState::kSpawning && id != failed_id)
+      Stop(*child, SIGKILL, "reload abandoned");
+    child->predecessor = 0;
+  }
+  api_verified_ = true;
+}
+
+RChild* ChildPool::Spawn(uint64_t predecessor) {
   auto child = std::make_unique<RChild>();
   child->id = next_id_++;
+  child->predecessor = predecessor;
+  child->generation = generation_;
   child->socket_path = runtime_dir_ + "/child-" + std::to_string(child->id) + ".sock";
   child->spawned_at = child->state_since = clock_.Now();
   if (config_.max_requests > 0) {
@@ -175,10 +248,13 @@ void ChildPool::Spawn() {
   } catch (const std::exception& e) {
     Log(LogLevel::kError) << "child#" << child->id << ": spawn failed: " << e.what();
     BackOff();
-    return;
+    return nullptr;
   }
-  Log(LogLevel::kNotice) << Name(*child) << ": spawned";
+  Log(LogLevel::kNotice) << Name(*child) << ": spawned"
+                         << (predecessor ? " to replace child#" + std::to_string(predecessor) : "");
+  RChild* raw = child.get();
   children_.emplace(child->id, std::move(child));
+  return raw;
 }
 
 void ChildPool::StopIdle() {
@@ -262,8 +338,17 @@ size_t ChildPool::Count(ChildState state) const {
 }
 
 size_t ChildPool::LiveCount() const {
-  return static_cast<size_t>(std::count_if(
-      children_.begin(), children_.end(), [](const auto& kv) { return IsLive(kv.second->state); }));
+  return static_cast<size_t>(std::count_if(children_.begin(), children_.end(),
+                                           [this](const auto& kv) { return Counts(*kv.second); }));
+}
+
+bool ChildPool::Counts(const RChild& child) const {
+  return IsLive(child.state) && !child.successor;
+}
+
+RChild* ChildPool::FindMutable(uint64_t id) {
+  auto it = children_.find(id);
+  return it == children_.end() ? nullptr : it->second.get();
 }
 
 const RChild* ChildPool::Find(uint64_t id) const {
@@ -289,8 +374,8 @@ std::string ChildPool::VerifyInvariants() const {
       return Name(*child) + ": lease does not match state " + ToString(child->state);
     if (child->state == ChildState::kDead) return Name(*child) + ": Dead child kept";
   }
-  if (children_.size() > static_cast<size_t>(config_.n_max))
-    return "more than n_max children: " + std::to_string(children_.size());
+  if (LiveCount() > static_cast<size_t>(config_.n_max))
+    return "more than n_max live children: " + std::to_string(LiveCount());
   return "";
 }
 

@@ -55,6 +55,15 @@ class ChildPool {
   void StopIdle();
   /// spawn_timeout for Spawning children, kill_timeout for Stopping ones.
   void EnforceDeadlines();
+  /// Reload: every child is replaced by one running the launcher's current
+  /// spec, each retiring only once its successor is Ready. If the new API
+  /// fails to load first, the replacement is abandoned: see reload_error().
+  void ReplaceAll(std::string_view reason);
+  /// Why the last ReplaceAll() was abandoned ("" if it was not); cleared by
+  /// the next ReplaceAll().
+  const std::string& reload_error() const { return reload_error_; }
+  /// A child started since the last ReplaceAll() (or ever) loaded the API.
+  bool api_verified() const { return api_verified_; }
   /// Shutdown: no more spawns; idle children stop with `signo`, busy ones drain.
   void RetireAll(int signo);
   /// Fast shutdown: SIGKILL everything still running.
@@ -75,7 +84,16 @@ class ChildPool {
  private:
   /// The only place a child's state changes.
   void Transition(RChild& child, ChildState to, std::string_view reason);
-  void Spawn();
+  /// Starts a child; `predecessor` is the child it will replace (0: none).
+  RChild* Spawn(uint64_t predecessor = 0);
+  void SpawnSuccessors();
+  void MarkDue(RChild& child, std::string reason);
+  void RetirePredecessorOf(const RChild& child);
+  void AbandonReplacement(const std::string& why, uint64_t failed_id);
+  /// Counts towards n_min and n_max: not on its way out, and not already
+  /// replaced by a successor (which counts instead).
+  bool Counts(const RChild& child) const;
+  RChild* FindMutable(uint64_t id);
   void Stop(RChild& child, int signo, std::string_view reason);
   void HandleBootFailure(RChild& child, int wait_status);
   void BackOff();
@@ -91,9 +109,12 @@ class ChildPool {
   uint64_t next_id_ = 1;
   bool retiring_ = false;      // shutting down: spawn nothing
   bool ever_ready_ = false;    // some child loaded the API
+  bool api_verified_ = false;  // a child of the current generation loaded the API
+  uint64_t generation_ = 0;    // ReplaceAll() calls so far
   int boot_failures_ = 0;      // consecutive; reset by a ready child
   TimePoint next_spawn_at_{};  // backoff after boot failures
   std::string fatal_error_;
+  std::string reload_error_;
   std::mt19937 random_{std::random_device{}()};
 };
 

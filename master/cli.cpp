@@ -25,7 +25,9 @@
 #include <thread>
 
 #include "common/config_file.h"
+#include "common/privileges.h"
 #include "common/settings.h"
+#include "master/signal_command.h"
 
 namespace valved {
 namespace {
@@ -44,6 +46,8 @@ struct MetaFlag {
 const MetaFlag kMetaFlags[] = {
     {"config", "c", "FILE", "read settings from FILE (YAML); without -c no file is read"},
     {"check-config", "t", "", "check the configuration and the API, then exit"},
+    {"signal", "s", "COMMAND",
+     "signal the running master (found through pid_file): reload, stop, quit or reopen"},
     {"print-defaults", "", "", "print every setting with its default as YAML, then exit"},
     {"set", "", "KEY=VALUE", "set any setting by its YAML key (repeatable)"},
     {"help", "", "", "print this help, then exit"},
@@ -55,6 +59,7 @@ const std::pair<Mode, const char*> kModeFlags[] = {
     {Mode::kVersion, "version"},
     {Mode::kCheckConfig, "check-config"},
     {Mode::kPrintDefaults, "print-defaults"},
+    {Mode::kSignal, "signal"},
 };
 
 Poco::Util::OptionSet MakeOptionSet() {
@@ -62,8 +67,9 @@ Poco::Util::OptionSet MakeOptionSet() {
   for (const MetaFlag& flag : kMetaFlags) {
     Poco::Util::Option option(flag.long_name, flag.short_name);
     if (*flag.arg_name) option.argument(flag.arg_name);
-    // -c twice is almost certainly a mistake; the others are harmless.
-    options.addOption(option.repeatable(std::string(flag.long_name) != "config"));
+    // -c or -s twice is almost certainly a mistake; the others are harmless.
+    std::string name = flag.long_name;
+    options.addOption(option.repeatable(name != "config" && name != "signal"));
   }
   for (const SettingInfo& setting : AllSettings()) {
     Poco::Util::Option option(LongFlagOf(setting.key).substr(2), std::string(setting.short_flag));
@@ -153,6 +159,15 @@ void SetMode(CommandLine& cl, Mode mode) {
   cl.mode = mode;
 }
 
+void SetSignal(CommandLine& cl, const std::string& command) {
+  if (!master::SignalOfCommand(command)) {
+    throw UsageError("option -s expects " + master::SignalCommandNames() + ", got \"" + command +
+                     "\"");
+  }
+  SetMode(cl, Mode::kSignal);
+  cl.signal_command = command;
+}
+
 void AddSet(CommandLine& cl, const std::string& value) {
   size_t equals = value.find('=');
   if (equals == std::string::npos || equals == 0) {
@@ -179,6 +194,7 @@ void AddSettingFlag(CommandLine& cl, const std::string& name, std::string value)
 
 /// Records one recognised option; `name` is Poco's full name.
 void Record(CommandLine& cl, const std::string& name, const std::string& value) {
+  if (name == "signal") return SetSignal(cl, value);
   for (const auto& [mode, flag] : kModeFlags) {
     if (name == flag) return SetMode(cl, mode);
   }
@@ -326,7 +342,9 @@ std::string YamlValue(const SettingInfo& setting, const std::string& text) {
 
 int CheckConfiguration(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   try {
-    CheckPaths(BuildConfig(cl));
+    Config config = BuildConfig(cl);
+    CheckPaths(config);
+    ChildIdentity(config, geteuid());
   } catch (const ConfigError& e) {
     err << "valved: " << e.what() << "\n";
     return Application::EXIT_CONFIG;
@@ -337,6 +355,17 @@ int CheckConfiguration(const CommandLine& cl, std::ostream& out, std::ostream& e
     out << "configuration file " << cl.config_path << " is ok\n";
   }
   return Application::EXIT_OK;
+}
+
+int SignalMaster(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  Config config;
+  try {
+    config = BuildConfig(cl);
+  } catch (const ConfigError& e) {
+    err << "valved: " << e.what() << "\n";
+    return Application::EXIT_CONFIG;
+  }
+  return master::SendSignalCommand(cl.signal_command, config.pid_file, out, err);
 }
 
 }  // namespace
@@ -392,6 +421,7 @@ void CheckPaths(const Config& config) {
 std::string HelpText() {
   std::string text =
       "Usage: valved [OPTION]...\n"
+      "       valved -s reload|stop|quit|reopen [-c FILE] [--pid-file FILE]\n"
       "Serve an R plumber API from a pool of R processes behind one port.\n\nOptions:\n";
   for (const MetaFlag& flag : kMetaFlags) {
     std::string long_flag = std::string("--") + flag.long_name;
@@ -405,9 +435,11 @@ std::string HelpText() {
       "\nDurations are seconds, or a whole number with ms, s, m, h or d (250ms, 30s, 5m).\n"
       "Sizes are bytes, or a whole number with k, m or g (512k, 10m, 1g).\n"
       "\nSignals: TERM stops gracefully (in-flight requests finish); INT and QUIT stop\n"
-      "at once; HUP reloads the configuration; USR1 reopens the log file.\n"
-      "\nExit status: 0 success; 64 bad command line; 78 bad configuration, unusable\n"
-      "listen address or API not found; 70 internal error; 71 operating system error.\n"
+      "at once; HUP reloads the configuration; USR1 reopens the log file. With pid_file\n"
+      "set, -s sends them: stop (TERM), quit (QUIT), reload (HUP), reopen (USR1).\n"
+      "\nExit status: 0 success; 1 -s could not signal the master; 64 bad command line;\n"
+      "78 bad configuration, unusable listen address, API not found or valved already\n"
+      "running; 70 internal error; 71 operating system error.\n"
       "\nSee valved(8) and valve.yaml(5).\n";
   return text;
 }
@@ -447,6 +479,8 @@ int RunInfoMode(const CommandLine& cl, std::ostream& out, std::ostream& err) {
       return Application::EXIT_OK;
     case Mode::kCheckConfig:
       return CheckConfiguration(cl, out, err);
+    case Mode::kSignal:
+      return SignalMaster(cl, out, err);
     case Mode::kRun:
       break;
   }

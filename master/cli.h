@@ -6,6 +6,7 @@
 //
 // Typical use in main():
 //   CommandLine cl = ParseCommandLine(argc, argv);     // UsageError -> exit 64
+//   // --help, --version, --print-defaults, -t, -s:
 //   if (cl.mode != CommandLine::Mode::kRun) return RunInfoMode(cl, std::cout, std::cerr);
 //   Config config = BuildConfig(cl);                   // ConfigError -> exit 78
 //   CheckPaths(config);                                // ConfigError -> exit 78
@@ -29,9 +30,11 @@ struct CommandLine {
     kVersion,        ///< --version: print VersionText(), exit 0
     kCheckConfig,    ///< -t/--check-config: check config and API, exit 0 or 78
     kPrintDefaults,  ///< --print-defaults: print DefaultsYaml(), exit 0
+    kSignal,         ///< -s/--signal COMMAND: signal the running master, exit 0 or 1
   };
   Mode mode = Mode::kRun;
-  std::string config_path;  ///< "" when no -c: then no file is read at all
+  std::string signal_command;  ///< kSignal: reload, stop, quit or reopen
+  std::string config_path;     ///< "" when no -c: then no file is read at all
   /// (setting key, text) in argv order, from setting flags and --set; later
   /// ones win.
   std::vector<std::pair<std::string, std::string>> overrides;
@@ -81,8 +84,11 @@ std::string VersionText();
 std::string DefaultsYaml();
 
 /// Carries out every mode but kRun, writing to `out` and `err`, and returns
-/// the process exit code. For kCheckConfig: BuildConfig and CheckPaths, then
-/// "configuration file X is ok" (0) or "valved: <error>" on `err` (78).
+/// the process exit code. For kCheckConfig: BuildConfig, CheckPaths and
+/// ChildIdentity (common/privileges.h) for the user running it, then
+/// "configuration file X is ok" (0) or "valved: <error>" on `err` (78). For
+/// kSignal: BuildConfig (78 on error) for pid_file, then SendSignalCommand
+/// (master/signal_command.h): 0, or 1 with the reason.
 /// Returns 70 (internal error) if called with kRun.
 int RunInfoMode(const CommandLine& cl, std::ostream& out, std::ostream& err);
 

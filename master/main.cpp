@@ -1,17 +1,46 @@
 // valved's entry point: parse the command line, build the configuration and
-// hand over to the Master (or, for `valved worker ...`, to a proxy worker).
-// No logic lives here beyond mapping failures to exit codes.
+// hand over to the Master (or, for the hidden modes `valved worker ...` and
+// `valved run-as ...`, to a proxy worker or to R as another user). No logic
+// lives here beyond the start-up checks and mapping failures to exit codes.
+#include <unistd.h>
+
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "common/exit_status.h"
 #include "common/log.h"
+#include "common/privileges.h"
 #include "common/signal_set.h"
 #include "master/cli.h"
 #include "master/master.h"
+#include "master/pidfile.h"
+#include "master/run_as.h"
 #include "worker/worker_main.h"
 
 namespace {
+
+/// Who the workers and children will run as (ConfigError -> 78), said once
+/// in the log, since it is easy to get wrong.
+std::optional<valved::Identity> CheckIdentity(const valved::Config& config) {
+  std::optional<valved::Identity> identity = valved::ChildIdentity(config, geteuid());
+  if (identity) {
+    valved::Log(valved::LogLevel::kNotice)
+        << "workers and R children run as user " << identity->user << ", group " << identity->group;
+  } else if (!config.user.empty()) {
+    valved::Log(valved::LogLevel::kWarn)
+        << "user \"" << config.user << "\" is ignored: valved is not running as root";
+  }
+  return identity;
+}
+
+/// The workers reopen the log file on SIGUSR1 as `identity`, so the file the
+/// master (root) opened, and perhaps created, must be theirs.
+void GiveLogFile(const valved::Config& config, const std::optional<valved::Identity>& identity) {
+  std::string error;
+  if (identity && !valved::GiveFileTo(config.log_file, *identity, &error))
+    valved::Log(valved::LogLevel::kWarn) << error << "; workers may fail to reopen it";
+}
 
 int RunMaster(const valved::Config& config) {
   valved::InitLog("master",
@@ -21,9 +50,20 @@ int RunMaster(const valved::Config& config) {
     std::cerr << "valved: " << error << "\n";
     return valved::kExitConfig;
   }
+  std::optional<valved::master::PidFile> pid_file;
+  try {
+    GiveLogFile(config, CheckIdentity(config));
+    if (!config.pid_file.empty()) pid_file = valved::master::PidFile::Create(config.pid_file);
+  } catch (const valved::ConfigError& e) {
+    // Also in the log: with log_file set, stderr may be going nowhere.
+    valved::Log(valved::LogLevel::kError) << e.what();
+    throw;
+  }
   valved::IgnoreSigpipe();
   valved::master::Master master(config);
-  return master.Run();
+  int code = master.Run();
+  if (pid_file) pid_file->Remove();
+  return code;
 }
 
 }  // namespace
@@ -31,6 +71,7 @@ int RunMaster(const valved::Config& config) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "worker") == 0)
     return valved::worker::WorkerMain(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "run-as") == 0) return valved::master::RunAsMain(argc, argv);
   valved::CommandLine cl;
   try {
     cl = valved::ParseCommandLine(argc, argv);

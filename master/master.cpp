@@ -50,7 +50,8 @@ ApiLocation LocateApi(const std::string& file) {
   return {path.string(), path.parent_path().string()};
 }
 
-Master::Master(Config config) : config_(std::move(config)) {}
+Master::Master(Config config, ConfigSource reload_source)
+    : config_(std::move(config)), reload_source_(std::move(reload_source)) {}
 
 Master::~Master() = default;
 
@@ -78,8 +79,7 @@ int Master::Run() {
 
 void Master::Setup() {
   api_ = LocateApi(config_.file);
-  std::string rscript = FindExecutable(config_.rscript);
-  if (rscript.empty())
+  if (FindExecutable(config_.rscript).empty())
     throw StartupError(kExitConfig, "cannot find " + config_.rscript +
                                         " (setting \"rscript\"); is R installed (r-base-core)?");
   std::string launcher_script = FindLauncherScript();
@@ -96,9 +96,7 @@ void Master::Setup() {
   base_.reset(event_base_new());
   if (!base_) throw StartupError(kExitOsErr, "event_base_new() failed");
   launcher_ = std::make_unique<RLauncher>(
-      base_.get(),
-      RLaunchSpec{rscript, launcher_script, api_.path, api_.working_dir, config_.host,
-                  config_.port},
+      base_.get(), LaunchSpecFor(config_, api_),
       [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); });
   pool_ = std::make_unique<ChildPool>(config_, *launcher_, clock_, runtime_dir_);
   broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this);
@@ -110,6 +108,15 @@ void Master::Setup() {
   supervisor_ = std::make_unique<WorkerSupervisor>(base_.get(), config_, clock_, exe,
                                                    std::move(listeners), std::move(hooks));
   InstallSignals();
+}
+
+RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) const {
+  return RLaunchSpec{FindExecutable(config.rscript),
+                     FindLauncherScript(),
+                     api.path,
+                     api.working_dir,
+                     config.host,
+                     config.port};
 }
 
 std::vector<UniqueFd> Master::OpenListeners() {
@@ -137,6 +144,8 @@ void Master::InstallSignals() {
   on(SIGQUIT, "SIGQUIT", &Master::OnFastStop);
   on(SIGHUP, "SIGHUP", &Master::OnHup);
   on(SIGUSR1, "SIGUSR1", &Master::OnUsr1);
+  on(SIGTTIN, "SIGTTIN", &Master::OnTtin);
+  on(SIGTTOU, "SIGTTOU", &Master::OnTtou);
   signals_->Add(SIGCHLD, [this] { Guard("SIGCHLD", [&] { OnChild(); }); });
 }
 
@@ -160,6 +169,7 @@ void Master::OnJanitor() {
     next_idle_check_ = clock_.Now() + config_.check_unused;
   }
   supervisor_->RespawnDue();
+  supervisor_->CollectGarbage();
 }
 
 void Master::OnTerm() { BeginStop(true, kExitOk); }
@@ -167,16 +177,80 @@ void Master::OnTerm() { BeginStop(true, kExitOk); }
 void Master::OnFastStop() { BeginStop(false, kExitOk); }
 
 void Master::OnHup() {
-  // TODO(reload): re-read the config and plumber file, start a new
-  // generation of children and workers, drain the old ones.
-  Log(LogLevel::kWarn) << "reload (SIGHUP) is not supported yet; still serving";
+  if (stop_) return;
+  if (reload_) {
+    Log(LogLevel::kWarn) << "a reload is already under way; SIGHUP ignored";
+    return;
+  }
+  try {
+    BeginReload(reload_source_());
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << "reload failed: " << e.what()
+                          << "; still serving with the old configuration";
+  }
+}
+
+// Parse and check everything first (Gunicorn, nginx): a reload that cannot
+// work leaves the running server untouched.
+void Master::BeginReload(Config next) {
+  ApiLocation api = LocateApi(next.file);
+  bool moved = next.host != config_.host || next.port != config_.port;
+  bool resized = next.workers != static_cast<int>(supervisor_->slots());
+  std::vector<UniqueFd> listeners;
+  if (moved) CheckPortFree(next.host, next.port);
+  if (moved || resized) {
+    // Same address: the new sockets join the old ones' SO_REUSEPORT group.
+    for (int i = 0; i < next.workers; ++i)
+      listeners.push_back(ListenReusePort(next.host, next.port));
+  }
+  if (next.runtime_dir != config_.runtime_dir)
+    Log(LogLevel::kWarn) << "runtime_dir changes only take effect on restart";
+  reload_ = Reload{config_, launcher_->spec(), std::move(listeners)};
+  config_ = std::move(next);
+  config_.runtime_dir = reload_->previous.runtime_dir;
+  api_ = api;
+  launcher_->SetSpec(LaunchSpecFor(config_, api_));
+  if (auto level = ParseLogLevel(config_.log_level)) SetLogLevel(*level);
+  Log(LogLevel::kNotice) << "reloading: new R children for " << api_.path
+                         << "; the old ones serve until they are ready";
+  pool_->ReplaceAll("reload");
+  pool_->Start();  // an empty pool (n_min 0) still needs a child to prove the new API
+}
+
+// The first new child that is ready proves the new API: new workers take
+// over. If the new API cannot load, the old configuration stays.
+void Master::AdvanceReload() {
+  if (!reload_) return;
+  if (!pool_->reload_error().empty()) {
+    Log(LogLevel::kError) << "reload abandoned: " << pool_->reload_error()
+                          << "\nstill serving with the old configuration";
+    config_ = std::move(reload_->previous);
+    launcher_->SetSpec(std::move(reload_->previous_spec));
+    api_ = LocateApi(config_.file);
+    reload_.reset();
+  } else if (pool_->api_verified()) {
+    supervisor_->ReplaceAll(std::move(reload_->listeners));
+    Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
+    reload_.reset();
+  }
+}
+
+void Master::OnTtin() {
+  if (stop_) return;
+  supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+  config_.workers = static_cast<int>(supervisor_->slots());
+}
+
+void Master::OnTtou() {
+  if (stop_) return;
+  supervisor_->RemoveSlot();
+  config_.workers = static_cast<int>(supervisor_->slots());
 }
 
 void Master::OnUsr1() {
   std::string error;
   if (!ReopenLog(&error)) Log(LogLevel::kError) << error;
-  for (uint64_t id = 1; id <= static_cast<uint64_t>(config_.workers); ++id)
-    supervisor_->Send(id, ipc::Reopen{});
+  supervisor_->Broadcast(ipc::Reopen{});
 }
 
 void Master::OnChild() { Reap(); }
@@ -234,6 +308,7 @@ void Master::AfterEvent() {
     Log(LogLevel::kError) << supervisor_->fatal_error();
     BeginStop(false, kExitConfig);
   }
+  AdvanceReload();
   AdvanceStop();
 #ifndef NDEBUG
   if (std::string wrong = pool_->VerifyInvariants(); !wrong.empty())

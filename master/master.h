@@ -3,6 +3,7 @@
 // shutdown. Run() reads like a table of contents (Gunicorn's arbiter).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -40,7 +41,11 @@ ApiLocation LocateApi(const std::string& file);
 
 class Master final : public LeaseSink {
  public:
-  explicit Master(Config config);
+  /// Re-reads the configuration for a reload (the file and the command line);
+  /// throws ConfigError.
+  using ConfigSource = std::function<Config()>;
+
+  Master(Config config, ConfigSource reload_source);
   ~Master() override;
   /// Runs until shutdown; returns the process exit code.
   int Run();
@@ -50,6 +55,13 @@ class Master final : public LeaseSink {
   void SendDeny(uint64_t worker_id, const ipc::Deny& deny) override;
 
  private:
+  /// A reload in progress: the new children are starting.
+  struct Reload {
+    Config previous;
+    RLaunchSpec previous_spec;
+    std::vector<UniqueFd> listeners;  ///< for the new workers, when the address or count changed
+  };
+
   struct Stop {
     bool graceful = true;
     int exit_code = 0;
@@ -67,6 +79,11 @@ class Master final : public LeaseSink {
   void OnTerm();
   void OnFastStop();
   void OnHup();
+  void OnTtin();
+  void OnTtou();
+  void BeginReload(Config next);
+  void AdvanceReload();
+  RLaunchSpec LaunchSpecFor(const Config& config, const ApiLocation& api) const;
   void OnUsr1();
   void OnChild();
   void OnJanitor();
@@ -81,6 +98,7 @@ class Master final : public LeaseSink {
   void Guard(const char* what, const std::function<void()>& body);
 
   Config config_;
+  ConfigSource reload_source_;
   SteadyClock clock_;
   // Teardown runs bottom-up: everything holding events goes before the base.
   EventBasePtr base_;
@@ -94,6 +112,7 @@ class Master final : public LeaseSink {
   EventPtr janitor_;
   TimePoint next_idle_check_{};
   bool announced_ = false;
+  std::optional<Reload> reload_;
   std::optional<Stop> stop_;
 };
 

@@ -29,6 +29,12 @@ struct RChild {
   std::optional<LeaseRef> lease;  ///< set exactly while Busy or Draining
   uint64_t requests = 0;          ///< leases served
   int max_requests = 0;           ///< recycle after this many (0: never); jitter applied
+  /// Non-empty once the child is due for replacement (max_requests, reload):
+  /// it keeps serving until its successor is Ready (make-before-break).
+  std::string retire_reason;
+  uint64_t successor = 0;    ///< the child started to replace this one (0: none yet)
+  uint64_t predecessor = 0;  ///< the child this one replaces (0: none)
+  uint64_t generation = 0;   ///< ChildPool::ReplaceAll() calls before this child started
 };
 
 }  // namespace valved::master

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "master/run_as.h"
 
 namespace valved::master {
 namespace {
@@ -51,14 +52,19 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
                             {"VALVED_HOST", spec_.public_host},
                             {"VALVED_PORT", std::to_string(spec_.public_port)},
                             {"VALVED_CHILD_ID", std::to_string(id)}};
+  std::string command = spec_.rscript;
+  if (spec_.run_as) {
+    args = RunAsArgs(*spec_.run_as, spec_.rscript, args);
+    command = spec_.valved_exe;
+  }
   Poco::Pipe in, out, err;
   pid_t pid;
   try {
     Poco::ProcessHandle handle =
-        Poco::Process::launch(spec_.rscript, args, spec_.working_dir, &in, &out, &err, env);
+        Poco::Process::launch(command, args, spec_.working_dir, &in, &out, &err, env);
     pid = handle.id();
   } catch (const Poco::Exception& e) {
-    throw std::runtime_error("cannot start " + spec_.rscript + ": " + e.displayText());
+    throw std::runtime_error("cannot start " + command + ": " + e.displayText());
   }
   in.close();  // R gets EOF on stdin
   outputs_[id] =

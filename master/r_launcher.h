@@ -1,13 +1,17 @@
 // The real Launcher: starts `Rscript launcher.R <socket> <api> <master-pid>`
-// with Poco::Process, in the API's directory, and reads its output.
+// with Poco::Process, in the API's directory, and reads its output. With a
+// `run_as` identity it starts `valved run-as --user=U --group=G -- Rscript
+// ...` instead (master/run_as.h), which becomes R as that user.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/event_ptr.h"
+#include "common/privileges.h"
 #include "master/child_output.h"
 #include "master/launcher.h"
 
@@ -20,11 +24,17 @@ struct RLaunchSpec {
   std::string working_dir;      ///< the API's directory
   std::string public_host;      ///< where valved serves, for plumber's docs URL
   int public_port = 0;
+  std::optional<Identity> run_as;  ///< the user R runs as; nullopt: as the master
+  std::string valved_exe;          ///< this binary, for `valved run-as`; needed with run_as
 };
 
 class RLauncher final : public Launcher {
  public:
   RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready);
+
+  /// Children started from now on run `spec` (reload); running ones are untouched.
+  void SetSpec(RLaunchSpec spec) { spec_ = std::move(spec); }
+  const RLaunchSpec& spec() const { return spec_; }
 
   pid_t Launch(uint64_t id, const std::string& socket_path) override;
   void Signal(pid_t pid, int signo) override;

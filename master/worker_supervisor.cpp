@@ -1,3 +1,13 @@
+// Principle
+//
+// A slot is a place for one worker: a listening socket that the master keeps
+// open for the server's whole life. A worker is a process serving a slot; it
+// has its own id (never reused, so a lease names exactly one process). A slot
+// without a Starting or Running worker gets a new one: at once after the first
+// death, with a growing delay if workers keep dying soon after start. Quitting
+// workers (TTOU, reload, shutdown) finish what they hold while a new worker
+// may already serve the same slot: both accept from the same socket.
+
 #include "master/worker_supervisor.h"
 
 #include <fcntl.h>
@@ -6,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/exit_status.h"
@@ -49,38 +60,34 @@ const char* ToString(WorkerState state) {
 
 WorkerSupervisor::WorkerSupervisor(event_base* base, const Config& config, const Clock& clock,
                                    std::string exe, std::vector<UniqueFd> listeners, Hooks hooks)
-    : base_(base),
-      config_(config),
-      clock_(clock),
-      exe_(std::move(exe)),
-      listeners_(std::move(listeners)),
-      hooks_(std::move(hooks)) {}
+    : base_(base), config_(config), clock_(clock), exe_(std::move(exe)), hooks_(std::move(hooks)) {
+  for (UniqueFd& listener : listeners) slots_.push_back(Slot{std::move(listener)});
+}
 
 WorkerSupervisor::~WorkerSupervisor() = default;
 
 void WorkerSupervisor::Start() {
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    auto worker = std::make_unique<Worker>();
-    worker->id = i + 1;
-    workers_.push_back(std::move(worker));
-    Fork(*workers_.back());
-  }
+  for (size_t slot = 0; slot < slots_.size(); ++slot) Fork(slot);
 }
 
 std::vector<std::string> WorkerSupervisor::WorkerArgs(const Worker& worker, int channel_fd) const {
-  std::vector<std::string> args = {exe_, "worker", "--channel-fd=" + std::to_string(channel_fd),
-                                   "--listen-fd=" + std::to_string(listeners_[worker.id - 1].get()),
-                                   "--id=" + std::to_string(worker.id)};
+  std::vector<std::string> args = {
+      exe_, "worker", "--channel-fd=" + std::to_string(channel_fd),
+      "--listen-fd=" + std::to_string(slots_[worker.slot].listener.get()),
+      "--id=" + std::to_string(worker.id)};
   for (const auto& [key, value] : SettingsOf(config_)) args.push_back("--set=" + key + "=" + value);
   return args;
 }
 
-void WorkerSupervisor::Fork(Worker& worker) {
+void WorkerSupervisor::Fork(size_t slot) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1)
     throw std::runtime_error("socketpair() failed: " + ErrnoString(errno));
   UniqueFd ours(pair[0]), theirs(pair[1]);
-  std::vector<std::string> args = WorkerArgs(worker, theirs.get());
+  auto worker = std::make_unique<Worker>();
+  worker->id = next_id_++;
+  worker->slot = slot;
+  std::vector<std::string> args = WorkerArgs(*worker, theirs.get());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -89,18 +96,20 @@ void WorkerSupervisor::Fork(Worker& worker) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old_mask);
   pid_t pid = fork();
-  if (pid == 0) ExecWorker(argv, theirs.get(), listeners_[worker.id - 1].get(), old_mask);
+  if (pid == 0) ExecWorker(argv, theirs.get(), slots_[slot].listener.get(), old_mask);
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   if (pid == -1) throw std::runtime_error("fork() failed: " + ErrnoString(fork_errno));
 
-  worker.pid = pid;
-  worker.started_at = clock_.Now();
-  worker.channel = std::make_unique<IpcChannel>(
-      base_, std::move(ours), "worker#" + std::to_string(worker.id),
-      [this, &worker](const ipc::Message& m) { OnMessage(worker, m); },
-      [this, &worker](const std::string& reason) { OnChannelClosed(worker, reason); });
-  SetState(worker, WorkerState::kStarting, "forked pid " + std::to_string(pid));
+  Worker& w = *worker;
+  w.pid = pid;
+  w.started_at = clock_.Now();
+  w.channel = std::make_unique<IpcChannel>(
+      base_, std::move(ours), "worker#" + std::to_string(w.id),
+      [this, &w](const ipc::Message& m) { OnMessage(w, m); },
+      [this, &w](const std::string& reason) { OnChannelClosed(w, reason); });
+  workers_.push_back(std::move(worker));
+  Log(LogLevel::kNotice) << "worker#" << w.id << " pid=" << pid << ": forked for slot " << slot + 1;
 }
 
 void WorkerSupervisor::OnMessage(Worker& worker, const ipc::Message& message) {
@@ -114,83 +123,136 @@ void WorkerSupervisor::OnMessage(Worker& worker, const ipc::Message& message) {
     }
     worker.channel->Send(ipc::Welcome{});
     if (worker.state == WorkerState::kStarting) SetState(worker, WorkerState::kRunning, "hello");
-    if (stopping_) worker.channel->Send(ipc::Quit{});
     return;
   }
   hooks_.on_message(worker.id, message);
 }
 
 void WorkerSupervisor::OnChannelClosed(Worker& worker, const std::string& reason) {
-  Log(worker.state == WorkerState::kQuitting ? LogLevel::kDebug : LogLevel::kWarn)
+  bool expected = worker.state == WorkerState::kQuitting;
+  Log(expected ? LogLevel::kDebug : LogLevel::kWarn)
       << "worker#" << worker.id << " pid=" << worker.pid << ": channel closed (" << reason << ")";
   // A worker without a channel can't get leases; make sure it is gone, and
   // the reaper re-forks the slot.
-  if (worker.state != WorkerState::kDead) ::kill(worker.pid, SIGKILL);
+  if (!expected) ::kill(worker.pid, SIGKILL);
   hooks_.on_lost(worker.id);
 }
 
 bool WorkerSupervisor::OnExit(pid_t pid, int wait_status) {
-  for (auto& worker : workers_) {
-    if (worker->pid != pid || worker->state == WorkerState::kDead) continue;
-    bool expected = worker->state == WorkerState::kQuitting;
-    if (!expected) {
-      Log(LogLevel::kError) << "worker#" << worker->id << " pid=" << pid << ": "
-                            << DescribeWaitStatus(wait_status) << "; re-forking";
-    }
-    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitConfig)
-      fatal_error_ = "worker#" + std::to_string(worker->id) + " cannot run (exit code 78)";
-    if (worker->channel && worker->channel->open()) hooks_.on_lost(worker->id);
-    worker->channel.reset();
-    bool quick = clock_.Now() - worker->started_at < kQuickDeath;
-    worker->quick_deaths = quick ? worker->quick_deaths + 1 : 0;
-    // The first death re-forks at once; a worker that keeps dying backs off.
-    Duration delay =
-        std::chrono::milliseconds(quick ? 100 << std::min(worker->quick_deaths, 6) : 0);
-    worker->respawn_at = clock_.Now() + std::min(delay, kMaxRespawnDelay);
-    SetState(*worker, WorkerState::kDead, DescribeWaitStatus(wait_status));
-    if (!stopping_ && fatal_error_.empty() && delay.count() == 0) Fork(*worker);
-    return true;
+  auto it = std::find_if(workers_.begin(), workers_.end(),
+                         [pid](const auto& w) { return w->pid == pid; });
+  if (it == workers_.end()) return false;
+  Worker& worker = **it;
+  if (worker.state != WorkerState::kQuitting) {
+    Log(LogLevel::kError) << "worker#" << worker.id << " pid=" << pid << ": "
+                          << DescribeWaitStatus(wait_status) << "; its slot gets a new worker";
+    NoteDeath(worker, wait_status);
   }
-  return false;
+  if (worker.channel && worker.channel->open()) hooks_.on_lost(worker.id);
+  SetState(worker, WorkerState::kDead, DescribeWaitStatus(wait_status));
+  // The reaper may run inside this very worker's channel callback (a RELEASE
+  // triggers a reap): keep the channel alive until CollectGarbage().
+  graveyard_.push_back(std::move(*it));
+  workers_.erase(it);
+  RespawnDue();
+  return true;
+}
+
+// The first death re-forks at once; a worker that keeps dying backs off.
+void WorkerSupervisor::NoteDeath(Worker& worker, int wait_status) {
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitConfig)
+    fatal_error_ = "worker#" + std::to_string(worker.id) + " cannot run (exit code 78)";
+  if (worker.slot >= slots_.size()) return;
+  Slot& slot = slots_[worker.slot];
+  bool quick = clock_.Now() - worker.started_at < kQuickDeath;
+  slot.quick_deaths = quick ? slot.quick_deaths + 1 : 0;
+  Duration delay{quick ? 100 << std::min(slot.quick_deaths - 1, 6) : 0};
+  if (slot.quick_deaths == 1) delay = Duration{0};
+  slot.respawn_at = clock_.Now() + std::min(delay, kMaxRespawnDelay);
+}
+
+bool WorkerSupervisor::SlotHasWorker(size_t slot) const {
+  return std::any_of(workers_.begin(), workers_.end(), [slot](const auto& w) {
+    return w->slot == slot && w->state != WorkerState::kQuitting && w->state != WorkerState::kDead;
+  });
 }
 
 void WorkerSupervisor::RespawnDue() {
   if (stopping_ || !fatal_error_.empty()) return;
-  for (auto& worker : workers_) {
-    if (worker->state == WorkerState::kDead && clock_.Now() >= worker->respawn_at) Fork(*worker);
+  for (size_t slot = 0; slot < slots_.size(); ++slot) {
+    if (!SlotHasWorker(slot) && clock_.Now() >= slots_[slot].respawn_at) Fork(slot);
   }
 }
 
+void WorkerSupervisor::CollectGarbage() { graveyard_.clear(); }
+
 void WorkerSupervisor::Send(uint64_t worker_id, const ipc::Message& message) {
-  if (worker_id == 0 || worker_id > workers_.size()) return;
-  Worker& worker = *workers_[worker_id - 1];
-  if (worker.channel) worker.channel->Send(message);
+  Worker* worker = Find(worker_id);
+  if (worker && worker->channel) worker->channel->Send(message);
+}
+
+void WorkerSupervisor::Broadcast(const ipc::Message& message) {
+  for (auto& worker : workers_) {
+    if (worker->channel) worker->channel->Send(message);
+  }
+}
+
+void WorkerSupervisor::Quit(Worker& worker, bool graceful) {
+  if (worker.channel)
+    worker.channel->Send(graceful ? ipc::Message(ipc::Quit{}) : ipc::Message(ipc::Terminate{}));
+  if (worker.state != WorkerState::kQuitting)
+    SetState(worker, WorkerState::kQuitting, graceful ? "QUIT sent" : "TERMINATE sent");
 }
 
 void WorkerSupervisor::StopAll(bool graceful) {
   stopping_ = true;
-  for (auto& worker : workers_) {
-    if (worker->state == WorkerState::kDead) continue;
-    if (worker->channel)
-      worker->channel->Send(graceful ? ipc::Message(ipc::Quit{}) : ipc::Message(ipc::Terminate{}));
-    if (worker->state != WorkerState::kQuitting)
-      SetState(*worker, WorkerState::kQuitting, graceful ? "QUIT sent" : "TERMINATE sent");
-  }
+  for (auto& worker : workers_) Quit(*worker, graceful);
 }
 
 void WorkerSupervisor::KillAll() {
   stopping_ = true;
-  for (auto& worker : workers_) {
-    if (worker->state != WorkerState::kDead) ::kill(worker->pid, SIGKILL);
-  }
+  for (auto& worker : workers_) ::kill(worker->pid, SIGKILL);
 }
 
-void WorkerSupervisor::CloseListeners() { listeners_.clear(); }
+void WorkerSupervisor::CloseListeners() {
+  for (Slot& slot : slots_) slot.listener.reset();
+}
 
-size_t WorkerSupervisor::alive() const {
-  size_t n = 0;
-  for (const auto& worker : workers_) n += worker->state != WorkerState::kDead;
-  return n;
+void WorkerSupervisor::AddSlot(UniqueFd listener) {
+  slots_.push_back(Slot{std::move(listener)});
+  Fork(slots_.size() - 1);
+}
+
+void WorkerSupervisor::RemoveSlot() {
+  if (slots_.size() <= 1) {
+    Log(LogLevel::kWarn) << "TTOU: only one worker left; keeping it";
+    return;
+  }
+  size_t last = slots_.size() - 1;
+  for (auto& worker : workers_) {
+    if (worker->slot == last) Quit(*worker, true);
+  }
+  // The quitting worker keeps its own copy of the socket until it exits.
+  slots_.pop_back();
+}
+
+void WorkerSupervisor::ReplaceAll(std::vector<UniqueFd> listeners) {
+  std::vector<Worker*> old;
+  for (auto& worker : workers_) old.push_back(worker.get());
+  if (!listeners.empty()) {
+    slots_.clear();
+    for (UniqueFd& listener : listeners) slots_.push_back(Slot{std::move(listener)});
+  }
+  // New workers first, so every slot keeps accepting while the old ones finish.
+  for (size_t slot = 0; slot < slots_.size(); ++slot) Fork(slot);
+  for (Worker* worker : old) Quit(*worker, true);
+}
+
+WorkerSupervisor::Worker* WorkerSupervisor::Find(uint64_t worker_id) {
+  for (auto& worker : workers_) {
+    if (worker->id == worker_id) return worker.get();
+  }
+  return nullptr;
 }
 
 void WorkerSupervisor::SetState(Worker& worker, WorkerState to, const std::string& reason) {

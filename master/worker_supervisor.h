@@ -1,5 +1,6 @@
 // The proxy workers: fork+exec one per slot, each with its own channel and
-// the slot's listening socket; re-fork a worker that dies.
+// the slot's listening socket; re-fork a worker that dies; add and remove
+// slots (TTIN/TTOU); replace every worker on reload.
 #pragma once
 
 #include <sys/types.h>
@@ -21,7 +22,7 @@ enum class WorkerState {
   kStarting = 0,  ///< forked; no HELLO yet
   kRunning,       ///< said HELLO; gets requests
   kQuitting,      ///< QUIT or TERMINATE sent; exits when done
-  kDead,          ///< reaped; the slot waits for a respawn (or shutdown)
+  kDead,          ///< reaped; forgotten right after
 };
 
 const char* ToString(WorkerState state);
@@ -34,8 +35,9 @@ class WorkerSupervisor {
     std::function<void(uint64_t worker_id)> on_lost;
   };
 
-  /// `listeners[i]` is slot i+1's listening socket; the master keeps it so a
-  /// re-forked worker takes over the same accept queue.
+  /// `listeners[i]` is slot i's listening socket. The master keeps it, so a
+  /// worker re-forked into the slot takes over the same accept queue
+  /// (closing a SO_REUSEPORT socket drops the connections queued on it).
   WorkerSupervisor(event_base* base, const Config& config, const Clock& clock, std::string exe,
                    std::vector<UniqueFd> listeners, Hooks hooks);
   ~WorkerSupervisor();
@@ -44,41 +46,64 @@ class WorkerSupervisor {
   /// The reaper collected `pid`; false when it is not a worker.
   bool OnExit(pid_t pid, int wait_status);
   void Send(uint64_t worker_id, const ipc::Message& message);
+  void Broadcast(const ipc::Message& message);
   /// Graceful (QUIT) or immediate (TERMINATE) stop of every worker; no respawns after.
   void StopAll(bool graceful);
   void KillAll();
   /// Closes the master's copies of the listening sockets (shutdown).
   void CloseListeners();
-  /// Re-forks dead slots whose backoff has passed.
+  /// TTIN: one more slot, with its own listening socket. Throws on socket errors.
+  void AddSlot(UniqueFd listener);
+  /// TTOU: the newest slot's worker finishes what it holds and exits; the
+  /// slot goes away. Keeps at least one slot.
+  void RemoveSlot();
+  /// Reload: a new worker in every slot (running the current config), the
+  /// old ones QUIT. `listeners`, when not empty, replace the slots' sockets
+  /// (the address or the number of workers changed).
+  void ReplaceAll(std::vector<UniqueFd> listeners);
+  /// Re-forks empty slots whose backoff has passed.
   void RespawnDue();
-  size_t alive() const;
+  /// Frees what reaped workers left; call from a timer, never from a channel callback.
+  void CollectGarbage();
+  size_t alive() const { return workers_.size(); }
+  size_t slots() const { return slots_.size(); }
   /// A worker exited with kExitConfig: re-forking would not help.
   const std::string& fatal_error() const { return fatal_error_; }
 
  private:
-  struct Worker {
-    uint64_t id = 0;
-    pid_t pid = -1;
-    WorkerState state = WorkerState::kDead;
-    std::unique_ptr<IpcChannel> channel;
+  struct Slot {
+    UniqueFd listener;
     TimePoint respawn_at{};
     int quick_deaths = 0;  ///< consecutive deaths soon after start
+  };
+  struct Worker {
+    uint64_t id = 0;
+    size_t slot = 0;
+    pid_t pid = -1;
+    WorkerState state = WorkerState::kStarting;
     TimePoint started_at{};
+    std::unique_ptr<IpcChannel> channel;
   };
 
-  void Fork(Worker& worker);
+  void Fork(size_t slot);
+  bool SlotHasWorker(size_t slot) const;
+  void Quit(Worker& worker, bool graceful);
   void OnMessage(Worker& worker, const ipc::Message& message);
   void OnChannelClosed(Worker& worker, const std::string& reason);
+  void NoteDeath(Worker& worker, int wait_status);
   void SetState(Worker& worker, WorkerState to, const std::string& reason);
+  Worker* Find(uint64_t worker_id);
   std::vector<std::string> WorkerArgs(const Worker& worker, int channel_fd) const;
 
   event_base* base_;
   const Config& config_;
   const Clock& clock_;
   std::string exe_;
-  std::vector<UniqueFd> listeners_;
+  std::vector<Slot> slots_;
   Hooks hooks_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // every worker process not yet reaped
+  std::vector<std::unique_ptr<Worker>> graveyard_;
+  uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::string fatal_error_;
 };

@@ -233,7 +233,7 @@ TEST_F(ChildPoolTest, TimedOutReleaseKillsTheChild) {
   EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
 }
 
-TEST_F(ChildPoolTest, MaxRequestsRecyclesTheChild) {
+TEST_F(ChildPoolTest, MaxRequestsRecyclesMakeBeforeBreak) {
   config_.max_requests = 2;
   pool().Start();
   ReadyAll();
@@ -241,9 +241,74 @@ TEST_F(ChildPoolTest, MaxRequestsRecyclesTheChild) {
     pool().Lease(*pool().PickIdle(), {1, req});
     pool().Release(1, {1, req}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   }
-  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady) << "keeps serving until replaced";
   pool().Reconcile(0);
-  EXPECT_EQ(launcher_.launched.size(), 2u) << "replaced to keep n_min";
+  ASSERT_EQ(launcher_.launched.size(), 2u) << "the successor starts first";
+  EXPECT_EQ(pool().LiveCount(), 1u) << "a child and its successor count once";
+  // A request arriving meanwhile is served by the old child without waiting.
+  ASSERT_NE(pool().PickIdle(), nullptr);
+  EXPECT_EQ(pool().PickIdle()->id, 1u);
+  pool().OnReady(2);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGINT));
+  Check();
+}
+
+TEST_F(ChildPoolTest, ABusyChildDrainsWhenItsSuccessorIsReady) {
+  config_.max_requests = 1;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Release(1, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  pool().Reconcile(0);
+  pool().Lease(*pool().PickIdle(), {1, 2});
+  pool().OnReady(2);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kDraining);
+  pool().Release(1, {1, 2}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  Check();
+}
+
+TEST_F(ChildPoolTest, ReplaceAllSwapsEveryChildWithinMaxSpawning) {
+  config_.n_min = 3;
+  config_.max_spawning = 2;
+  pool().Start();
+  pool().OnReady(1);
+  pool().OnReady(2);
+  pool().Reconcile(0);
+  pool().OnReady(3);
+  ASSERT_EQ(pool().Count(ChildState::kReady), 3u);
+  pool().ReplaceAll("reload");
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 5u) << "two successors at a time";
+  pool().OnReady(4);
+  pool().OnReady(5);
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 2u);
+  pool().Reconcile(0);
+  ASSERT_EQ(launcher_.launched.size(), 6u);
+  pool().OnReady(6);
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 3u);
+  EXPECT_EQ(pool().Count(ChildState::kReady), 3u);
+  EXPECT_EQ(pool().reload_error(), "");
+  Check();
+}
+
+TEST_F(ChildPoolTest, AReloadWhoseApiFailsToLoadKeepsTheOldChildren) {
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  pool().ReplaceAll("reload");
+  pool().Reconcile(0);
+  ASSERT_EQ(launcher_.launched.size(), 4u);
+  pool().OnExit(launcher_.PidOf(2), testing::Exited(kApiLoadFailedExitCode));
+  EXPECT_NE(pool().reload_error().find("boom"), std::string::npos);
+  EXPECT_EQ(pool().fatal_error(), "") << "the old API still serves";
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(3), SIGKILL)) << "the other successor stops";
+  EXPECT_EQ(pool().Count(ChildState::kReady), 2u);
+  clock_.Advance(1h);
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 4u) << "no more successors";
+  Check();
 }
 
 TEST_F(ChildPoolTest, RetireAllDrainsBusyChildrenAndStopsIdleOnes) {
