@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <sstream>
 
 #include "common/log.h"
@@ -54,7 +55,9 @@ ClientConnection::~ClientConnection() = default;
 void ClientConnection::OnQuit() {
   bool between_requests =
       phase_ == Phase::kIdle || (phase_ == Phase::kReadingHead && !parser_.in_message());
-  if (between_requests) CloseAfterWrite();
+  if (!between_requests) return;  // answered with Connection: close, then closed
+  bool unsent = evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0;
+  unsent ? CloseAfterWrite() : CloseNow();
 }
 
 // --- libevent entry points -------------------------------------------------
@@ -216,7 +219,7 @@ void ClientConnection::OnResponseHead(const ResponseHead& head) {
   framing_ = ChooseFraming(head, request.http_minor);
   // A request whose body is still arriving cannot be followed by another.
   keep_alive_ = request.keep_alive && request_complete_ && framing_ != BodyFraming::kUntilClose &&
-                !host_.quitting();
+                !host_.quitting() && !client_eof_;
   status_ = head.status;
   head_sent_ = true;
   Write(ClientResponseHead(head, framing_, keep_alive_, request.http_minor));
@@ -243,7 +246,9 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
   host_.graveyard().Bury(std::move(upstream_));
   if (head_sent_) {
     LogAccess(status_);
-    return CloseNow();  // mid-response: closing is the only way to tell the client
+    // Mid-response: the close, short of the announced length or the last
+    // chunk, is the only way left to tell the client.
+    return CloseAfterWrite();
   }
   switch (failure) {
     case Upstream::Failure::kConnectFailed:
@@ -251,8 +256,8 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
     case Upstream::Failure::kBroken:
       return RespondError(502, "the R process failed before completing its response");
     case Upstream::Failure::kTimedOut:
-      return RespondError(504, "the R process did not answer within " +
-                                   SecondsText(host_.config().timeout));
+      return RespondError(
+          504, "the R process did not answer within " + SecondsText(host_.config().timeout));
     case Upstream::Failure::kClientStalled:
       return RespondError(408, "the request body did not arrive in time");
   }
@@ -270,7 +275,7 @@ void ClientConnection::OnUpstreamDrained() {
 
 void ClientConnection::RespondError(int status, std::string_view detail, int retry_after_seconds) {
   if (upstream_) HandOffUpstream("request failed: " + std::string(detail));
-  if (head_sent_) return CloseNow();
+  if (head_sent_) return CloseAfterWrite();  // too late for a status of our own
   Log(LogLevel::kInfo) << LogPrefix() << ": " << status << " " << ReasonPhrase(status) << ": "
                        << detail;
   status_ = status;
@@ -283,6 +288,7 @@ void ClientConnection::RespondError(int status, std::string_view detail, int ret
 // TODO: a send timeout, so that a client that stops reading cannot hold a
 // closing connection (and a quitting worker) until the master terminates it.
 void ClientConnection::CloseAfterWrite() {
+  if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kWaitingForLease) host_.master().Cancel(req_);
   phase_ = Phase::kClosing;
   evtimer_del(timer_.get());
@@ -356,8 +362,8 @@ void ClientConnection::HandleTimer() {
   const Config& config = host_.config();
   switch (phase_) {
     case Phase::kReadingHead:
-      return RespondError(408, "the request head did not arrive within " +
-                                   SecondsText(config.header_timeout));
+      return RespondError(
+          408, "the request head did not arrive within " + SecondsText(config.header_timeout));
     case Phase::kIdle:
       if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0)
         return ArmTimer(config.keepalive_timeout);  // still sending the last response
@@ -393,10 +399,14 @@ std::string ClientConnection::LogPrefix() const {
 
 void ClientConnection::LogAccess(int status) {
   if (!host_.config().access_log) return;
-  auto elapsed = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started_at_);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_at_;
   LogLine line(LogLevel::kInfo);
   line << LogPrefix() << ": " << status << " " << body_bytes_ << " bytes";
-  if (req_ != 0) line << " " << SecondsText(elapsed);
+  if (req_ != 0) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, " %.3fs", elapsed.count());
+    line << seconds;
+  }
   if (child_id_ != 0) line << " child#" << child_id_;
 }
 

@@ -122,10 +122,10 @@ class ClientConnection final : private Upstream::Sink {
   Phase phase_ = Phase::kReadingHead;
 
   // The current request.
-  uint64_t req_ = 0;                   // 0 until its head is complete
-  TimePoint started_at_{};             // when its head was complete
-  bool request_complete_ = false;      // its body has been read
-  bool client_eof_ = false;            // the client shut its sending side
+  uint64_t req_ = 0;               // 0 until its head is complete
+  TimePoint started_at_{};         // when its head was complete
+  bool request_complete_ = false;  // its body has been read
+  bool client_eof_ = false;        // the client shut its sending side
   std::unique_ptr<Upstream> upstream_;
   uint64_t child_id_ = 0;
 

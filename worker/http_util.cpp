@@ -109,7 +109,8 @@ Headers WithoutHopByHop(const Headers& headers) {
   std::vector<std::string_view> named = ConnectionOptions(headers);
   Headers kept;
   for (const Header& h : headers) {
-    bool drop = IsHopByHop(h.name) || (IsNamedIn(h.name, named) && !EqualsIgnoreCase(h.name, "Host"));
+    bool drop =
+        IsHopByHop(h.name) || (IsNamedIn(h.name, named) && !EqualsIgnoreCase(h.name, "Host"));
     if (!drop) kept.push_back(h);
   }
   return kept;
@@ -148,8 +149,8 @@ BodyFraming ChooseFraming(const ResponseHead& response, int client_http_minor) {
   return client_http_minor >= 1 ? BodyFraming::kChunked : BodyFraming::kUntilClose;
 }
 
-std::string ClientResponseHead(const ResponseHead& response, BodyFraming framing,
-                               bool keep_alive, int client_http_minor) {
+std::string ClientResponseHead(const ResponseHead& response, BodyFraming framing, bool keep_alive,
+                               int client_http_minor) {
   std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " + response.reason + "\r\n";
   for (const Header& h : WithoutHopByHop(response.headers)) {
     if (!EqualsIgnoreCase(h.name, "Content-Length")) AppendField(out, h.name, h.value);

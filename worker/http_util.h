@@ -57,8 +57,8 @@ BodyFraming ChooseFraming(const ResponseHead& response, int client_http_minor);
 /// its fields minus hop-by-hop ones (repeated fields such as Set-Cookie
 /// kept), framing per `framing`, and Connection: close or, for an HTTP/1.0
 /// client that keeps the connection, Connection: keep-alive.
-std::string ClientResponseHead(const ResponseHead& response, BodyFraming framing,
-                               bool keep_alive, int client_http_minor);
+std::string ClientResponseHead(const ResponseHead& response, BodyFraming framing, bool keep_alive,
+                               int client_http_minor);
 
 /// Chunked framing: the size line before `size` bytes of data, the CRLF after
 /// them, and the last chunk (no trailers).

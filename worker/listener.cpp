@@ -18,9 +18,8 @@ Listener::Listener(event_base* base, UniqueFd listen_fd, AcceptHandler on_accept
     : on_accept_(std::move(on_accept)), resume_(evtimer_new(base, OnResume, this)) {
   evutil_make_socket_nonblocking(listen_fd.get());
   // Backlog 0: the socket is already listening; libevent must not call listen().
-  listener_.reset(evconnlistener_new(base, OnAccept, this,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
-                                     listen_fd.get()));
+  listener_.reset(evconnlistener_new(
+      base, OnAccept, this, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd.get()));
   if (!listener_) throw std::runtime_error("evconnlistener_new() failed on the listening socket");
   listen_fd.release();
   evconnlistener_set_error_cb(listener_.get(), OnError);

@@ -9,7 +9,7 @@ namespace valved::worker {
 MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers)
     : handlers_(std::move(handlers)),
       channel_(
-          base, std::move(channel), "master", [this](const ipc::Message& m) { OnMessage(m); },
+          base, std::move(channel), "master", [this](const ipc::Message& m) { Dispatch(m); },
           [this](const std::string& reason) { Lose(reason); }) {
   channel_.Send(ipc::Hello{ipc::kProtocolVersion, worker_id, static_cast<uint64_t>(getpid())});
 }
@@ -30,6 +30,16 @@ void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) 
 }
 
 void MasterLink::WhenFlushed(std::function<void()> done) { channel_.WhenFlushed(std::move(done)); }
+
+// IpcChannel calls this from a libevent callback: nothing may escape.
+void MasterLink::Dispatch(const ipc::Message& message) {
+  try {
+    OnMessage(message);
+  } catch (const std::exception& e) {
+    Lose(std::string("internal error handling \"") + ipc::FormatMessage(message) +
+         "\": " + e.what());
+  }
+}
 
 void MasterLink::OnMessage(const ipc::Message& message) {
   if (const auto* grant = std::get_if<ipc::Grant>(&message)) return OnAnswer(grant->req, *grant);

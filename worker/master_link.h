@@ -49,6 +49,7 @@ class MasterLink {
   size_t waiting() const { return waiting_.size(); }
 
  private:
+  void Dispatch(const ipc::Message& message);
   void OnMessage(const ipc::Message& message);
   void OnWelcome(const ipc::Welcome& welcome);
   void OnAnswer(uint64_t req, const LeaseAnswer& answer);

@@ -115,7 +115,8 @@ int RequestParser::OnHeaderField(http_parser* p, const char* at, size_t len) {
   Headers& headers = self->head_.headers;
   if (headers.empty() || self->value_last_) {
     if (headers.size() == self->limits_.fields)
-      return self->Fail(431, "more than " + std::to_string(self->limits_.fields) + " header fields");
+      return self->Fail(431,
+                        "more than " + std::to_string(self->limits_.fields) + " header fields");
     headers.emplace_back();
     self->header_bytes_ += kFieldOverhead;
   }
@@ -159,10 +160,10 @@ void RequestParser::FinishHead() {
 bool RequestParser::CheckHead() {
   if (parser_.http_major != 1 || parser_.http_minor > 1)
     return Refuse(505, "HTTP/" + std::to_string(parser_.http_major) + "." +
-                         std::to_string(parser_.http_minor) + " is not supported");
+                           std::to_string(parser_.http_minor) + " is not supported");
   if (head_.method.size() + head_.target.size() + kRequestLineOverhead > limits_.request_line)
-    return Refuse(414, "the request line is longer than " + std::to_string(limits_.request_line) +
-                         " bytes");
+    return Refuse(
+        414, "the request line is longer than " + std::to_string(limits_.request_line) + " bytes");
   if (parser_.method == HTTP_CONNECT) return Refuse(501, "CONNECT is not supported");
   for (const Header& h : head_.headers) {
     if (HasWhitespace(h.name))
@@ -196,14 +197,13 @@ bool RequestParser::CheckFraming() {
     }
   }
   if (parser_.uses_transfer_encoding) {
-    if (head_.content_length)
-      return Refuse(400, "both Content-Length and Transfer-Encoding");
+    if (head_.content_length) return Refuse(400, "both Content-Length and Transfer-Encoding");
     if (chunked != 1 || !chunked_last || !head_.chunked)
       return Refuse(400, "malformed Transfer-Encoding");
   }
   if (limits_.max_body > 0 && head_.content_length.value_or(0) > limits_.max_body)
-    return Refuse(413, "the request body is larger than " + std::to_string(limits_.max_body) +
-                         " bytes");
+    return Refuse(413,
+                  "the request body is larger than " + std::to_string(limits_.max_body) + " bytes");
   return true;
 }
 

@@ -231,9 +231,8 @@ void Upstream::HandleChildClosed() {
 // request, so it is released ok.
 void Upstream::HandleTimeout() {
   if (reading_paused_) return ArmTimer();
-  bool waiting_for_client =
-      !request_sent_ && !write_broken_ &&
-      evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
+  bool waiting_for_client = !request_sent_ && !write_broken_ &&
+                            evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
   if (waiting_for_client) return Fail(Failure::kClientStalled, "the request body stopped arriving");
   std::ostringstream detail;
   detail << "no complete response within " << Seconds(timeout_) << "s";

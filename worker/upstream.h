@@ -120,8 +120,8 @@ class Upstream {
   ResponseParser parser_;
   bool chunked_body_ = false;
   bool connecting_ = false;
-  bool request_sent_ = false;   // EndBody() was called
-  bool write_broken_ = false;   // the child stopped reading the request
+  bool request_sent_ = false;  // EndBody() was called
+  bool write_broken_ = false;  // the child stopped reading the request
   bool reading_paused_ = false;
   bool finished_ = false;
   EventPtr timer_;

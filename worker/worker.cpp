@@ -38,7 +38,6 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
                UniqueFd channel_fd)
     : base_(base),
       config_(std::move(config)),
-      id_(id),
       master_(base, std::move(channel_fd), id,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
                                    [this](const std::string& reason) { OnMasterLost(reason); }}),
@@ -48,7 +47,7 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
                   OnAccept(std::move(fd), address, length);
                 }) {
   SetParserHeadLimit(config_);
-  Log(LogLevel::kNotice) << "worker#" << id_ << " started";
+  Log(LogLevel::kNotice) << "accepting connections";
 }
 
 Worker::~Worker() = default;

@@ -56,7 +56,6 @@ class Worker final : private ConnectionHost {
 
   event_base* base_;
   Config config_;
-  uint64_t id_;
   uint64_t next_request_id_ = 1;
   bool quitting_ = false;
   std::optional<int> exit_code_;

@@ -9,6 +9,7 @@
 #include "common/event_ptr.h"
 #include "common/exit_status.h"
 #include "common/log.h"
+#include "common/privileges.h"
 #include "common/settings.h"
 #include "common/signal_set.h"
 #include "worker/worker.h"
@@ -127,6 +128,8 @@ int WorkerMain(int argc, char** argv) {
     return kExitConfig;
   }
   if (!SetUpLogging(config)) return kExitConfig;
+  // Before any client byte is read; after the log file, which may be root's, is open.
+  if (!DropConfiguredPrivileges(config)) return kExitConfig;
   IgnoreSignals();
   return Run(std::move(config), *args);
 }

@@ -26,10 +26,10 @@ TEST(HttpUtil, HopByHopFieldsAreKnownInAnyCase) {
 }
 
 TEST(HttpUtil, WithoutHopByHopDropsFieldsNamedInConnection) {
-  Headers in = {{"Host", "a"},          {"Connection", "keep-alive, X-Secret"},
-                {"X-Secret", "1"},      {"x-secret", "2"},
-                {"Keep-Alive", "5"},    {"Accept", "*/*"},
-                {"TE", "trailers"},     {"Upgrade", "h2c"}};
+  Headers in = {{"Host", "a"},       {"Connection", "keep-alive, X-Secret"},
+                {"X-Secret", "1"},   {"x-secret", "2"},
+                {"Keep-Alive", "5"}, {"Accept", "*/*"},
+                {"TE", "trailers"},  {"Upgrade", "h2c"}};
   Headers out = WithoutHopByHop(in);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].name, "Host");
@@ -82,8 +82,8 @@ TEST(HttpUtil, ChildRequestHeadRewritesForTheChild) {
 }
 
 TEST(HttpUtil, ForwardedForIsAppendedToEarlierHops) {
-  RequestHead request =
-      Get("/", {{"Host", "a"}, {"X-Forwarded-For", "198.51.100.1"}, {"x-forwarded-for", "10.0.0.1"}});
+  RequestHead request = Get(
+      "/", {{"Host", "a"}, {"X-Forwarded-For", "198.51.100.1"}, {"x-forwarded-for", "10.0.0.1"}});
   std::string head = ChildRequestHead(request, "192.0.2.7");
   EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.1, 192.0.2.7\r\n"));
   EXPECT_EQ(head.find("x-forwarded-for"), std::string::npos);

@@ -51,9 +51,10 @@ Parsed Parse(const std::string& text, bool head_request = false, bool eof = fals
 }
 
 TEST(ResponseParser, ContentLengthResponse) {
-  Parsed p = Parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n"
-                   "Set-Cookie: b=2\r\n\r\nhello",
-                   false, false, 2);
+  Parsed p = Parse(
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n"
+      "Set-Cookie: b=2\r\n\r\nhello",
+      false, false, 2);
   ASSERT_TRUE(p.complete) << p.error;
   ASSERT_EQ(p.heads.size(), 1u);
   EXPECT_EQ(p.heads[0].status, 200);
