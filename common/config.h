@@ -50,6 +50,11 @@ struct Config {
   std::string log_file;  ///< "" = stderr
   std::string pid_file;
   bool access_log = false;
+
+  // --- privileges (common/privileges.h): what workers and R children run as
+  std::string user;         ///< "" = as the master; honoured when the master is root
+  std::string group;        ///< "" = the user's primary group; needs `user`
+  bool allow_root = false;  ///< a root master may run workers and children as root
 };
 
 /// A configuration error. what() is the full message, already naming where:

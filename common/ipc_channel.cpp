@@ -10,8 +10,8 @@
 
 namespace valved {
 
-IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name,
-                       MessageHandler on_message, CloseHandler on_close)
+IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name, MessageHandler on_message,
+                       CloseHandler on_close)
     : name_(std::move(name)), on_message_(std::move(on_message)), on_close_(std::move(on_close)) {
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));

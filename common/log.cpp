@@ -57,8 +57,8 @@ const char* ToString(LogLevel level) {
 }
 
 std::optional<LogLevel> ParseLogLevel(std::string_view name) {
-  for (LogLevel l : {LogLevel::kError, LogLevel::kWarn, LogLevel::kNotice, LogLevel::kInfo,
-                     LogLevel::kDebug}) {
+  for (LogLevel l :
+       {LogLevel::kError, LogLevel::kWarn, LogLevel::kNotice, LogLevel::kInfo, LogLevel::kDebug}) {
     if (name == ToString(l)) return l;
   }
   return std::nullopt;

@@ -63,6 +63,7 @@ constexpr std::string_view kApi = "The API";
 constexpr std::string_view kPool = "The pool of R children";
 constexpr std::string_view kRequests = "Requests";
 constexpr std::string_view kOperation = "Logging and operation";
+constexpr std::string_view kPrivileges = "Privileges";
 
 using T = SettingType;
 
@@ -259,6 +260,26 @@ const Entry kEntries[] = {
               "spent waiting for it) at level info, so log_level must be info or debug for "
               "these lines to appear."},
      .field = &Config::access_log},
+    {.info = {"user", T::kString, "", "USER", kPrivileges, "run workers and R children as USER",
+              "The user (a name or a number) the workers and the R children run as, when valved "
+              "is started as root. The master keeps root: it binds the port, creates the "
+              "runtime directory and gives it to this user, and starts the others, which switch "
+              "user (supplementary groups, group, then user) before serving anything. The API "
+              "and its directory must be readable by this user. Ignored, with a warning, when "
+              "valved is not started as root. A dedicated system user is best; nobody will do."},
+     .field = &Config::user},
+    {.info = {"group", T::kString, "", "GROUP", kPrivileges,
+              "group for workers and R children; default: USER's",
+              "The group (a name or a number) the workers and the R children run as. Empty means "
+              "the primary group of user. Needs user."},
+     .field = &Config::group},
+    {.info = {"allow_root", T::kBool, "", "BOOL", kPrivileges,
+              "let a root master run R children as root",
+              "valved started as root refuses to run the R children (the API's code) and the "
+              "workers as root: it exits with status 78 unless user names another user. Set "
+              "allow_root to true to run them as root anyway, as in a container whose only "
+              "user is root. It has no effect when valved is not started as root."},
+     .field = &Config::allow_root},
 };
 
 const Entry* FindEntry(std::string_view key) {
@@ -468,6 +489,10 @@ std::optional<RuleViolation> FindRuleViolation(const Config& config) {
                          "n_min (" + std::to_string(config.n_min) +
                              ") must not be greater than n_max (" + std::to_string(config.n_max) +
                              ")"};
+  }
+  // A group alone would leave the user root: almost certainly not what was meant.
+  if (!config.group.empty() && config.user.empty()) {
+    return RuleViolation{{"group", "user"}, "group (\"" + config.group + "\") needs user"};
   }
   return std::nullopt;
 }

@@ -47,7 +47,7 @@ const MetaFlag kMetaFlags[] = {
     {"config", "c", "FILE", "read settings from FILE (YAML); without -c no file is read"},
     {"check-config", "t", "", "check the configuration and the API, then exit"},
     {"signal", "s", "COMMAND",
-     "signal the running master (found through pid_file): reload, stop, quit or reopen"},
+     "signal the running master (see pid_file): reload, stop, quit, reopen"},
     {"print-defaults", "", "", "print every setting with its default as YAML, then exit"},
     {"set", "", "KEY=VALUE", "set any setting by its YAML key (repeatable)"},
     {"help", "", "", "print this help, then exit"},
@@ -344,7 +344,7 @@ int CheckConfiguration(const CommandLine& cl, std::ostream& out, std::ostream& e
   try {
     Config config = BuildConfig(cl);
     CheckPaths(config);
-    ChildIdentity(config, geteuid());
+    CheckRunAs(config);
   } catch (const ConfigError& e) {
     err << "valved: " << e.what() << "\n";
     return Application::EXIT_CONFIG;
@@ -416,6 +416,28 @@ Config BuildConfig(const CommandLine& cl) {
 void CheckPaths(const Config& config) {
   CheckApiFile(config.file);
   CheckRscript(config.rscript);
+}
+
+std::optional<Identity> CheckRunAs(const Config& config) {
+  std::optional<Identity> identity = ChildIdentity(config, geteuid());
+  if (!identity) return identity;
+  std::error_code ec;
+  std::string api = std::filesystem::absolute(config.file, ec).string();
+  // R fails late and obscurely on an API it cannot read; say so at start.
+  std::string blocker = FindAccessBlocker(api, *identity, true);
+  if (!blocker.empty()) {
+    throw ConfigError("file: user " + identity->user + " (setting user) cannot read " + api + ": " +
+                      blocker + " is in the way");
+  }
+  // As master/runtime_dir.cpp decides at start, so that -t sees it too.
+  if (!config.runtime_dir.empty()) {
+    blocker = FindAccessBlocker(config.runtime_dir, *identity, false);
+    if (!blocker.empty()) {
+      throw ConfigError("runtime_dir: user " + identity->user + " cannot reach " +
+                        config.runtime_dir + ": " + blocker + " is in the way");
+    }
+  }
+  return identity;
 }
 
 std::string HelpText() {

@@ -10,15 +10,18 @@
 //   if (cl.mode != CommandLine::Mode::kRun) return RunInfoMode(cl, std::cout, std::cerr);
 //   Config config = BuildConfig(cl);                   // ConfigError -> exit 78
 //   CheckPaths(config);                                // ConfigError -> exit 78
+//   std::optional<Identity> run_as = CheckRunAs(config);  // ConfigError -> exit 78
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/config.h"
+#include "common/privileges.h"
 
 namespace valved {
 
@@ -73,6 +76,13 @@ Config BuildConfig(const CommandLine& cl);
 /// in PATH when it has no slash). Throws ConfigError naming the setting.
 void CheckPaths(const Config& config);
 
+/// What the workers and R children run as (ChildIdentity, common/privileges.h,
+/// for this process's effective uid), having checked that such a user can
+/// read the API and reach runtime_dir (when set): "file: user nobody
+/// (setting user) cannot read /root/api/plumber.R: /root (owner 0, mode
+/// 0700) is in the way". Throws ConfigError.
+std::optional<Identity> CheckRunAs(const Config& config);
+
 /// --help: usage, every flag with its default, signals and exit codes.
 std::string HelpText();
 
@@ -85,7 +95,7 @@ std::string DefaultsYaml();
 
 /// Carries out every mode but kRun, writing to `out` and `err`, and returns
 /// the process exit code. For kCheckConfig: BuildConfig, CheckPaths and
-/// ChildIdentity (common/privileges.h) for the user running it, then
+/// CheckRunAs (for the user running the check), then
 /// "configuration file X is ok" (0) or "valved: <error>" on `err` (78). For
 /// kSignal: BuildConfig (78 on error) for pid_file, then SendSignalCommand
 /// (master/signal_command.h): 0, or 1 with the reason.

@@ -20,18 +20,17 @@
 
 namespace {
 
-/// Who the workers and children will run as (ConfigError -> 78), said once
-/// in the log, since it is easy to get wrong.
-std::optional<valved::Identity> CheckIdentity(const valved::Config& config) {
-  std::optional<valved::Identity> identity = valved::ChildIdentity(config, geteuid());
+/// Says who the workers and children run as, once, since it is easy to get
+/// wrong.
+void LogIdentity(const valved::Config& config, const std::optional<valved::Identity>& identity) {
   if (identity) {
     valved::Log(valved::LogLevel::kNotice)
         << "workers and R children run as user " << identity->user << ", group " << identity->group;
-  } else if (!config.user.empty()) {
+  } else if (!config.user.empty() &&
+             valved::ResolveIdentity(config.user, config.group).uid != geteuid()) {
     valved::Log(valved::LogLevel::kWarn)
         << "user \"" << config.user << "\" is ignored: valved is not running as root";
   }
-  return identity;
 }
 
 /// The workers reopen the log file on SIGUSR1 as `identity`, so the file the
@@ -42,7 +41,16 @@ void GiveLogFile(const valved::Config& config, const std::optional<valved::Ident
     valved::Log(valved::LogLevel::kWarn) << error << "; workers may fail to reopen it";
 }
 
-int RunMaster(const valved::Config& config) {
+/// The configuration as a reload sees it: the file and the command line read
+/// again, and checked as at start-up. Throws ConfigError.
+valved::Config ReloadConfig(const valved::CommandLine& cl) {
+  valved::Config config = valved::BuildConfig(cl);
+  valved::CheckPaths(config);
+  valved::CheckRunAs(config);
+  return config;
+}
+
+int RunMaster(const valved::Config& config, const valved::CommandLine& cl) {
   valved::InitLog("master",
                   valved::ParseLogLevel(config.log_level).value_or(valved::LogLevel::kNotice));
   std::string error;
@@ -50,18 +58,29 @@ int RunMaster(const valved::Config& config) {
     std::cerr << "valved: " << error << "\n";
     return valved::kExitConfig;
   }
+  std::optional<valved::Identity> identity;
   std::optional<valved::master::PidFile> pid_file;
   try {
-    GiveLogFile(config, CheckIdentity(config));
+    identity = valved::CheckRunAs(config);
     if (!config.pid_file.empty()) pid_file = valved::master::PidFile::Create(config.pid_file);
   } catch (const valved::ConfigError& e) {
-    // Also in the log: with log_file set, stderr may be going nowhere.
-    valved::Log(valved::LogLevel::kError) << e.what();
+    // main() prints it on stderr; with log_file set, it belongs in the log
+    // too, since under a service manager stderr may be going nowhere.
+    if (!config.log_file.empty()) valved::Log(valved::LogLevel::kError) << e.what();
     throw;
   }
+  LogIdentity(config, identity);
+  GiveLogFile(config, identity);
   valved::IgnoreSigpipe();
-  valved::master::Master master(config);
-  int code = master.Run();
+  valved::master::Master master(config, [cl] { return ReloadConfig(cl); });
+  int code = 0;
+  try {
+    code = master.Run();
+  } catch (...) {
+    // Still the master leaving on its own: the file would only mislead.
+    if (pid_file) pid_file->Remove();
+    throw;
+  }
   if (pid_file) pid_file->Remove();
   return code;
 }
@@ -84,7 +103,7 @@ int main(int argc, char** argv) {
   try {
     valved::Config config = valved::BuildConfig(cl);
     valved::CheckPaths(config);
-    return RunMaster(config);
+    return RunMaster(config, cl);
   } catch (const valved::ConfigError& e) {
     std::cerr << "valved: " << e.what() << "\n";
     return valved::kExitConfig;

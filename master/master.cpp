@@ -11,6 +11,7 @@
 #include "common/exit_status.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/privileges.h"
 #include "master/reaper.h"
 #include "master/runtime_dir.h"
 
@@ -89,7 +90,7 @@ void Master::Setup() {
   std::vector<UniqueFd> listeners = OpenListeners();
   std::string exe = SelfExe();
   try {
-    runtime_dir_ = CreateRuntimeDir(config_.runtime_dir);
+    runtime_dir_ = CreateRuntimeDir(config_.runtime_dir, ChildIdentity(config_, geteuid()));
   } catch (const std::exception& e) {
     throw StartupError(kExitConfig, e.what());
   }
@@ -111,12 +112,14 @@ void Master::Setup() {
 }
 
 RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) const {
-  return RLaunchSpec{FindExecutable(config.rscript),
-                     FindLauncherScript(),
-                     api.path,
-                     api.working_dir,
-                     config.host,
-                     config.port};
+  RLaunchSpec spec{FindExecutable(config.rscript),
+                   FindLauncherScript(),
+                   api.path,
+                   api.working_dir,
+                   config.host,
+                   config.port};
+  spec.run_as = ChildIdentity(config, geteuid());
+  return spec;
 }
 
 std::vector<UniqueFd> Master::OpenListeners() {
@@ -203,11 +206,19 @@ void Master::BeginReload(Config next) {
     for (int i = 0; i < next.workers; ++i)
       listeners.push_back(ListenReusePort(next.host, next.port));
   }
-  if (next.runtime_dir != config_.runtime_dir)
-    Log(LogLevel::kWarn) << "runtime_dir changes only take effect on restart";
+  // The runtime directory, the pid file and the children's user were set up
+  // at start-up; changing them under running children would strand them.
+  for (auto [key, changed] : {std::pair{"runtime_dir", next.runtime_dir != config_.runtime_dir},
+                              {"pid_file", next.pid_file != config_.pid_file},
+                              {"user", next.user != config_.user || next.group != config_.group}}) {
+    if (changed) Log(LogLevel::kWarn) << key << " changes only take effect on restart";
+  }
   reload_ = Reload{config_, launcher_->spec(), std::move(listeners)};
   config_ = std::move(next);
   config_.runtime_dir = reload_->previous.runtime_dir;
+  config_.pid_file = reload_->previous.pid_file;
+  config_.user = reload_->previous.user;
+  config_.group = reload_->previous.group;
   api_ = api;
   launcher_->SetSpec(LaunchSpecFor(config_, api_));
   if (auto level = ParseLogLevel(config_.log_level)) SetLogLevel(*level);
@@ -250,6 +261,10 @@ void Master::OnTtou() {
 void Master::OnUsr1() {
   std::string error;
   if (!ReopenLog(&error)) Log(LogLevel::kError) << error;
+  // Workers reopen the file as `user`: a file logrotate just created must be theirs.
+  if (auto identity = ChildIdentity(config_, geteuid()); identity && !config_.log_file.empty()) {
+    if (!GiveFileTo(config_.log_file, *identity, &error)) Log(LogLevel::kWarn) << error;
+  }
   supervisor_->Broadcast(ipc::Reopen{});
 }
 

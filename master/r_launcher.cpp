@@ -55,7 +55,9 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
   std::string command = spec_.rscript;
   if (spec_.run_as) {
     args = RunAsArgs(*spec_.run_as, spec_.rscript, args);
-    command = spec_.valved_exe;
+    // /proc/self/exe, resolved in the forked child before exec, is the
+    // master's own image even after a package upgrade replaced the file.
+    command = spec_.valved_exe.empty() ? "/proc/self/exe" : spec_.valved_exe;
   }
   Poco::Pipe in, out, err;
   pid_t pid;

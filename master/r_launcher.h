@@ -24,8 +24,10 @@ struct RLaunchSpec {
   std::string working_dir;      ///< the API's directory
   std::string public_host;      ///< where valved serves, for plumber's docs URL
   int public_port = 0;
-  std::optional<Identity> run_as;  ///< the user R runs as; nullopt: as the master
-  std::string valved_exe;          ///< this binary, for `valved run-as`; needed with run_as
+  // Initialised so that positional initialisers that stop before them stay
+  // free of -Wmissing-field-initializers.
+  std::optional<Identity> run_as = std::nullopt;  ///< the user R runs as; nullopt: as the master
+  std::string valved_exe = "";  ///< the binary for `valved run-as`; "" = /proc/self/exe
 };
 
 class RLauncher final : public Launcher {

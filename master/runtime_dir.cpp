@@ -1,13 +1,10 @@
 #include "master/runtime_dir.h"
 
 #include <dirent.h>
-#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -17,34 +14,10 @@
 namespace valved::master {
 namespace {
 
-std::vector<gid_t> GroupsOf(const Identity& identity) {
-  int count = 64;
-  std::vector<gid_t> groups(static_cast<size_t>(count));
-  while (getgrouplist(identity.user.c_str(), identity.gid, groups.data(), &count) == -1) {
-    groups.resize(static_cast<size_t>(count));
-  }
-  groups.resize(static_cast<size_t>(count));
-  return groups;
-}
-
-bool CanSearch(const struct stat& st, const Identity& identity, const std::vector<gid_t>& groups) {
-  if (st.st_uid == identity.uid) return st.st_mode & S_IXUSR;
-  if (std::find(groups.begin(), groups.end(), st.st_gid) != groups.end()) {
-    return st.st_mode & S_IXGRP;
-  }
-  return st.st_mode & S_IXOTH;
-}
-
-std::string Octal(mode_t mode) {
-  char buf[8];
-  snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
 /// Where the runtime directory goes: see CreateRuntimeDir.
 std::string ChooseBase(const std::string& configured, const std::optional<Identity>& owner) {
   if (!configured.empty()) {
-    std::string blocker = owner ? FindTraversalBlocker(configured, *owner) : "";
+    std::string blocker = owner ? FindAccessBlocker(configured, *owner, false) : "";
     if (!blocker.empty()) {
       throw std::runtime_error("runtime_dir: user " + owner->user + " cannot reach " + configured +
                                ": " + blocker + " is in the way");
@@ -54,29 +27,11 @@ std::string ChooseBase(const std::string& configured, const std::optional<Identi
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
   bool usable = xdg && *xdg && access(xdg, W_OK) == 0;
   // $XDG_RUNTIME_DIR is normally private to the user who started valved.
-  if (usable && owner) usable = FindTraversalBlocker(xdg, *owner).empty();
+  if (usable && owner) usable = FindAccessBlocker(xdg, *owner, false).empty();
   return usable ? xdg : "/tmp";
 }
 
 }  // namespace
-
-std::string FindTraversalBlocker(const std::string& dir, const Identity& identity) {
-  std::vector<gid_t> groups = GroupsOf(identity);
-  std::string path;
-  size_t start = 0;
-  // "/", then each prefix of `dir` ending at a slash, then `dir` itself.
-  while (start != std::string::npos) {
-    size_t slash = dir.find('/', start);
-    path = slash == 0 ? "/" : dir.substr(0, slash);
-    start = slash == std::string::npos ? slash : slash + 1;
-    struct stat st {};
-    if (path.empty() || stat(path.c_str(), &st) == -1) continue;
-    if (!CanSearch(st, identity, groups)) {
-      return path + " (owner " + std::to_string(st.st_uid) + ", mode " + Octal(st.st_mode) + ")";
-    }
-  }
-  return "";
-}
 
 std::string CreateRuntimeDir(const std::string& configured, const std::optional<Identity>& owner) {
   std::string base = ChooseBase(configured, owner);

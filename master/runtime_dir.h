@@ -21,10 +21,4 @@ std::string CreateRuntimeDir(const std::string& configured,
 /// leave their socket files behind). Explicit, never from a destructor.
 void RemoveRuntimeDir(const std::string& path);
 
-/// "" when `identity` can search (x) every directory from "/" down to `dir`
-/// by the owner, group (including supplementary groups) and other bits;
-/// otherwise the first directory that stops it, with its owner and mode:
-/// "/run/valved (owner 0, mode 0700)". ACLs are not consulted.
-std::string FindTraversalBlocker(const std::string& dir, const Identity& identity);
-
 }  // namespace valved::master

@@ -34,6 +34,11 @@ kExitServer <- 4L       # the socket server could not be started
 kExitHooks <- 5L        # an exit hook failed while stopping
 kSocketMask <- 63L      # umask 0077: the socket is usable by our user only
 kOrphanCheckSecs <- 1   # how often the loop checks that the master exists
+kServiceMs <- 250L      # longest wait in httpuv::service(); bounds the SIGINT latency
+
+# Print warnings as they happen: the whole script is one top-level call, so
+# R's default (warn = 0) would hold them back until the child exits.
+options(warn = 1)
 
 launcher_log <- function(...) {
   cat("valved launcher: ", ..., "\n", sep = "", file = stderr())
@@ -118,35 +123,107 @@ prepare_router <- function(pr) {
   }
 }
 
-# TRUE while the master process exists. A zombie master (killed, not yet
-# reaped by its parent) counts as gone.
-master_alive <- function(pid) {
-  if (!isTRUE(tools::pskill(pid, 0L))) return(FALSE)
-  stat <- tryCatch(readLines(file.path("/proc", pid, "stat"), warn = FALSE),
+# Fields after "pid (comm)" in /proc/<pid>/stat (state, ppid, ...), or NULL.
+# comm may hold spaces and parentheses, hence the split at the last ") ".
+proc_stat <- function(pid) {
+  line <- tryCatch(readLines(file.path("/proc", pid, "stat"), n = 1L, warn = FALSE),
                    error = function(e) character(0), warning = function(w) character(0))
-  if (length(stat) == 0L) return(TRUE)
-  state <- sub("^.*\\) ([A-Za-z]).*$", "\\1", stat[[1L]])
-  !(state %in% c("Z", "X"))
+  if (length(line) == 0L) return(NULL)
+  strsplit(sub("^.*\\) ", "", line), " ", fixed = TRUE)[[1L]]
 }
 
-# Serves until SIGINT (an R interrupt condition, raised from inside
-# httpuv::service()) or until the master disappears. service(1000) returns
-# after one callback or one second, so the orphan check runs about once a
-# second without busy-waiting. Returns why it stopped.
+parent_pid <- function() {
+  stat <- proc_stat("self")
+  if (is.null(stat)) NA_integer_ else as.integer(stat[[2L]])
+}
+
+# TRUE while the master process exists. Gone means: our parent changed (we
+# were re-parented, so whoever started us has exited), or the master pid no
+# longer exists, or it is a zombie (killed, not yet reaped by its parent).
+# kill(pid, 0) alone is not enough: it fails with EPERM when R runs as another
+# user than the master, hence the /proc check first.
+master_alive <- function(pid, first_ppid) {
+  if (!is.na(first_ppid) && !identical(parent_pid(), first_ppid)) return(FALSE)
+  stat <- proc_stat(pid)
+  if (is.null(stat)) return(isTRUE(tools::pskill(pid, 0L)))
+  !(stat[[1L]] %in% c("Z", "X"))
+}
+
+# Set when SIGINT interrupted R code that httpuv called (a request handler).
+stop_request <- new.env(parent = emptyenv())
+stop_request$interrupted <- FALSE
+
+# Evaluates expr, remembering any interrupt that passes through it. SIGINT
+# arrives as an R `interrupt` condition in whatever R code runs at that moment.
+# While httpuv runs a request handler, httpuv itself catches the condition
+# (the client gets a 500 "An exception occurred.") and service() returns as if
+# nothing happened; this calling handler is how the loop still learns of it.
+note_interrupt <- function(expr) {
+  withCallingHandlers(expr, interrupt = function(c) stop_request$interrupted <- TRUE)
+}
+
+# The httpuv application: the router, with interrupts noted.
+as_app <- function(pr) {
+  list(
+    call = function(req) note_interrupt(pr$call(req)),
+    onHeaders = function(req) note_interrupt(pr$onHeaders(req)),
+    onWSOpen = function(ws) note_interrupt(pr$onWSOpen(ws))
+  )
+}
+
+# Serves until SIGINT (an R interrupt condition, raised inside
+# httpuv::service() or noted by as_app()) or until the master disappears.
+# service(kServiceMs) returns after one callback or kServiceMs. An idle SIGINT
+# is only seen when that wait ends (later::run_now() does not wake up for it),
+# so the wait is short; the orphan check still runs about once a second.
+# Returns why it stopped.
 serve <- function(master_pid) {
+  first_ppid <- parent_pid()
+  last_check <- proc.time()[["elapsed"]]
+  repeat {
+    httpuv::service(kServiceMs)
+    if (stop_request$interrupted) return("interrupted")
+    now <- proc.time()[["elapsed"]]
+    if (now - last_check >= kOrphanCheckSecs) {
+      last_check <- now
+      if (!master_alive(master_pid, first_ppid)) return("master_gone")
+    }
+  }
+}
+
+start_server <- function(socket_path, pr) {
+  tryCatch(
+    httpuv::startPipeServer(socket_path, kSocketMask, as_app(pr)),
+    error = function(e) {
+      print_error(e)
+      launcher_log("cannot serve on ", socket_path)
+      quit(save = "no", status = kExitServer)
+    }
+  )
+}
+
+# startPipeServer() returns once the socket is bound and listening, so the
+# readiness line can never precede an accepting socket.
+announce_ready <- function(token) {
+  cat("valved-ready ", token, "\n", sep = "", file = stdout())
+  flush(stdout())
+}
+
+# Stops serving, removes the socket file and runs the exit hooks. Returns the
+# exit status.
+stop_server <- function(server, socket_path, finish) {
   tryCatch(
     {
-      last_check <- proc.time()[["elapsed"]]
-      repeat {
-        httpuv::service(1000)
-        now <- proc.time()[["elapsed"]]
-        if (now - last_check >= kOrphanCheckSecs) {
-          last_check <- now
-          if (!master_alive(master_pid)) return("master_gone")
-        }
-      }
+      httpuv::stopServer(server)
+      # libuv leaves the socket file behind; nobody else may reuse this path.
+      unlink(socket_path)
+      finish()
+      0L
     },
-    interrupt = function(e) "interrupted"
+    error = function(e) {
+      print_error(e)
+      kExitHooks
+    }
   )
 }
 
@@ -159,34 +236,25 @@ main <- function() {
     quit(save = "no", status = kExitApiLoad)
   }
   finish <- prepare_router(pr)
-  server <- tryCatch(
-    httpuv::startPipeServer(args$socket_path, kSocketMask, pr),
-    error = function(e) {
-      print_error(e)
-      launcher_log("cannot serve on ", args$socket_path)
-      quit(save = "no", status = kExitServer)
+  # From here on a SIGINT must always lead through stop_server(): interrupts
+  # are held back except inside the tryCatch() that turns them into a stop,
+  # and quit() runs before any held-back interrupt could be delivered.
+  suspendInterrupts({
+    server <- start_server(args$socket_path, pr)
+    why <- tryCatch(
+      allowInterrupts({
+        announce_ready(args$token)
+        serve(args$master_pid)
+      }),
+      interrupt = function(e) "interrupted"
+    )
+    if (identical(why, "master_gone")) {
+      launcher_log("master ", args$master_pid, " is gone; stopping")
     }
-  )
-  # startPipeServer() returns once the socket is bound and listening, so the
-  # readiness line can never precede an accepting socket.
-  cat("valved-ready ", args$token, "\n", sep = "", file = stdout())
-  flush(stdout())
-  why <- serve(args$master_pid)
-  if (identical(why, "master_gone")) launcher_log("master ", args$master_pid, " is gone; stopping")
-  status <- suspendInterrupts(tryCatch(
-    {
-      httpuv::stopServer(server)
-      finish()
-      0L
-    },
-    error = function(e) {
-      print_error(e)
-      kExitHooks
-    }
-  ))
-  quit(save = "no", status = status)
+    quit(save = "no", status = stop_server(server, args$socket_path, finish))
+  })
 }
 
-# An interrupt before the server loop (SIGINT while the API loads) is a stop
+# An interrupt before the server starts (SIGINT while the API loads) is a stop
 # request too: leave quietly with status 0, not with the "cannot load" status.
 tryCatch(main(), interrupt = function(e) quit(save = "no", status = 0L))

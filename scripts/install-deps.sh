@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang-format
+  clang libclang-rt-14-dev  # libFuzzer, for scripts/fuzz.sh
   libevent-dev libpoco-dev libyaml-cpp-dev libhttp-parser-dev libgtest-dev
   r-base-core r-cran-plumber
   curl procps

@@ -6,4 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
-exec ./build/valved -f examples/plumber.R -n 10 -w 2 -p 3000 "$@"
+# valved refuses to run R as root unless told to. A clone under /root is not
+# readable by an unprivileged user, so the demo runs R as root explicitly;
+# a service sets `user:` instead (see etc/valve.yaml).
+root_flags=()
+[ "$(id -u)" -eq 0 ] && root_flags=(--allow-root)
+exec ./build/valved -f examples/plumber.R -n 10 -w 2 -p 3000 "${root_flags[@]}" "$@"

@@ -152,15 +152,9 @@ void ClientConnection::StartRequest() {
 
 void ClientConnection::OnRequestHead() {
   evtimer_del(timer_.get());
+  ForgetExchange();
   req_ = host_.NextRequestId();
   started_at_ = std::chrono::steady_clock::now();
-  request_complete_ = false;
-  head_sent_ = false;
-  framing_ = BodyFraming::kNone;
-  keep_alive_ = false;
-  status_ = 0;
-  body_bytes_ = 0;
-  child_id_ = 0;
   phase_ = Phase::kWaitingForLease;
   Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
   host_.master().Acquire(req_, [this](const MasterLink::LeaseAnswer& answer) {
@@ -200,11 +194,24 @@ void ClientConnection::OnRequestComplete() {
   if (upstream_) upstream_->EndBody();
 }
 
+// Clears what belonged to the previous request and its response, so that an
+// error in the next request's head is answered with a status of its own.
+void ClientConnection::ForgetExchange() {
+  req_ = 0;
+  request_complete_ = false;
+  head_sent_ = false;
+  framing_ = BodyFraming::kNone;
+  keep_alive_ = false;
+  status_ = 0;
+  body_bytes_ = 0;
+  child_id_ = 0;
+}
+
 void ClientConnection::StartIdle() {
   phase_ = Phase::kIdle;
-  req_ = 0;
+  ForgetExchange();
   parser_.Resume();
-  ArmTimer(host_.config().keepalive_timeout);
+  WatchSending(host_.config().keepalive_timeout);
 }
 
 // --- the response (Upstream::Sink) -------------------------------------------
@@ -244,6 +251,10 @@ void ClientConnection::OnResponseEnd() {
 
 void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::string&) {
   host_.graveyard().Bury(std::move(upstream_));
+  if (failure == Upstream::Failure::kClientNotReading) {
+    LogAccess(status_);
+    return CloseNow();  // waiting for it to read the rest would hold the connection for ever
+  }
   if (head_sent_) {
     LogAccess(status_);
     // Mid-response: the close, short of the announced length or the last
@@ -260,6 +271,8 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
           504, "the R process did not answer within " + SecondsText(host_.config().timeout));
     case Upstream::Failure::kClientStalled:
       return RespondError(408, "the request body did not arrive in time");
+    case Upstream::Failure::kClientNotReading:
+      return;  // handled above
   }
 }
 
@@ -285,14 +298,14 @@ void ClientConnection::RespondError(int status, std::string_view detail, int ret
   CloseAfterWrite();
 }
 
-// TODO: a send timeout, so that a client that stops reading cannot hold a
-// closing connection (and a quitting worker) until the master terminates it.
+// A client that stops reading cannot hold a closing connection (and a
+// quitting worker) for ever: it gets `timeout` without progress.
 void ClientConnection::CloseAfterWrite() {
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kWaitingForLease) host_.master().Cancel(req_);
   phase_ = Phase::kClosing;
-  evtimer_del(timer_.get());
-  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) Linger();
+  if (Unsent() == 0) return Linger();
+  WatchSending(host_.config().timeout);
 }
 
 // Shuts the write side and reads until the client closes (or briefly), so
@@ -365,8 +378,13 @@ void ClientConnection::HandleTimer() {
       return RespondError(
           408, "the request head did not arrive within " + SecondsText(config.header_timeout));
     case Phase::kIdle:
-      if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0)
-        return ArmTimer(config.keepalive_timeout);  // still sending the last response
+      // Still sending the last response: wait on while the client reads it.
+      if (Unsent() > 0 && SendProgressed()) return WatchSending(config.keepalive_timeout);
+      return CloseNow();
+    case Phase::kClosing:
+      if (SendProgressed()) return WatchSending(config.timeout);
+      Log(LogLevel::kInfo) << LogPrefix() << ": the client took no response bytes for "
+                           << SecondsText(config.timeout) << "; closing";
       return CloseNow();
     case Phase::kLingering:
       return CloseNow();
@@ -376,8 +394,23 @@ void ClientConnection::HandleTimer() {
 }
 
 void ClientConnection::Write(std::string_view data) {
-  if (bev_) bufferevent_write(bev_.get(), data.data(), data.size());
+  if (!bev_) return;
+  bufferevent_write(bev_.get(), data.data(), data.size());
+  written_ += data.size();
 }
+
+size_t ClientConnection::Unsent() const {
+  return bev_ ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
+}
+
+// Notes how much the client has taken so far and arms the timer, whose
+// expiry then asks SendProgressed().
+void ClientConnection::WatchSending(Duration duration) {
+  taken_at_check_ = written_ - Unsent();
+  ArmTimer(duration);
+}
+
+bool ClientConnection::SendProgressed() const { return written_ - Unsent() != taken_at_check_; }
 
 void ClientConnection::ArmTimer(Duration duration) {
   if (duration.count() <= 0) {

@@ -57,7 +57,7 @@ class ClientConnection final : private Upstream::Sink {
     kIdle,             ///< keep-alive between requests (keepalive_timeout)
     kWaitingForLease,  ///< ACQUIRE sent, parser paused, the client is not parsed
     kProxying,         ///< leased: body going up, response coming down (child timeout)
-    kClosing,          ///< the last response is being written
+    kClosing,          ///< the last response is being written (timeout without progress)
     kLingering,        ///< write side shut; reading and discarding until EOF (short timer)
     kClosed,           ///< waiting to be buried
   };
@@ -90,6 +90,7 @@ class ClientConnection final : private Upstream::Sink {
   void StartProxying(const ipc::Grant& grant);
   void OnRequestBody(std::string_view data);
   void OnRequestComplete();
+  void ForgetExchange();
   void StartIdle();
 
   // Upstream::Sink.
@@ -112,6 +113,9 @@ class ClientConnection final : private Upstream::Sink {
   void HandleTimer();
 
   void Write(std::string_view data);
+  size_t Unsent() const;
+  void WatchSending(Duration duration);
+  bool SendProgressed() const;
   void ArmTimer(Duration duration);
   std::string LogPrefix() const;
   void LogAccess(int status);
@@ -135,6 +139,11 @@ class ClientConnection final : private Upstream::Sink {
   bool keep_alive_ = false;
   int status_ = 0;
   uint64_t body_bytes_ = 0;
+
+  // Bytes given to the client's output buffer, and how many of them the
+  // client had taken when the timer was last armed to watch its reading.
+  uint64_t written_ = 0;
+  uint64_t taken_at_check_ = 0;
 
   EventPtr timer_;
   BuffereventPtr bev_;

@@ -13,7 +13,7 @@ constexpr std::string_view kHopByHop[] = {"Connection", "Keep-Alive", "Proxy-Con
                                           "Trailer",    "Upgrade",    "Transfer-Encoding"};
 
 // Fields the worker writes itself towards the child, so any client copy goes.
-constexpr std::string_view kRewrittenForChild[] = {"Content-Length", "X-Forwarded-For",
+constexpr std::string_view kRewrittenForChild[] = {"Host", "Content-Length", "X-Forwarded-For",
                                                    "X-Forwarded-Proto", "X-Forwarded-Host"};
 
 std::string_view Trim(std::string_view s) {
@@ -51,11 +51,17 @@ std::string ForwardedFor(const Headers& headers, std::string_view client_address
   return chain.append(client_address);
 }
 
+// An HTTP/1.0 client's Expect means nothing (RFC 9110 §10.1.1), but the
+// child is spoken to in HTTP/1.1, where it would.
+bool IsDroppedForChild(const RequestHead& request, std::string_view name) {
+  if (request.http_minor == 0 && EqualsIgnoreCase(name, "Expect")) return true;
+  return std::any_of(std::begin(kRewrittenForChild), std::end(kRewrittenForChild),
+                     [&](std::string_view n) { return EqualsIgnoreCase(n, name); });
+}
+
 void AppendChildFields(std::string& out, const RequestHead& request) {
   for (const Header& h : WithoutHopByHop(request.headers)) {
-    bool rewritten = std::any_of(std::begin(kRewrittenForChild), std::end(kRewrittenForChild),
-                                 [&](std::string_view n) { return EqualsIgnoreCase(n, h.name); });
-    if (!rewritten) AppendField(out, h.name, h.value);
+    if (!IsDroppedForChild(request, h.name)) AppendField(out, h.name, h.value);
   }
 }
 
@@ -127,8 +133,25 @@ std::string OriginForm(std::string_view target) {
   return std::string(rest.substr(path));
 }
 
+std::string_view TargetAuthority(std::string_view target) {
+  size_t scheme_end = target.find("://");
+  if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos) return {};
+  std::string_view rest = target.substr(scheme_end + 3);
+  return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+std::string ChildHost(const RequestHead& request) {
+  std::string_view authority = TargetAuthority(request.target);
+  if (!authority.empty()) return std::string(authority);
+  const Header* host = FindHeader(request.headers, "Host");
+  return host ? host->value : std::string();
+}
+
 std::string ChildRequestHead(const RequestHead& request, std::string_view client_address) {
   std::string out = request.method + " " + OriginForm(request.target) + " HTTP/1.1\r\n";
+  // HTTP/1.1 requires a Host field, empty when the host is unknown (RFC 9112 §3.2).
+  std::string host = ChildHost(request);
+  AppendField(out, "Host", host);
   AppendChildFields(out, request);
   if (request.chunked) {
     AppendField(out, "Transfer-Encoding", "chunked");
@@ -137,8 +160,7 @@ std::string ChildRequestHead(const RequestHead& request, std::string_view client
   }
   AppendField(out, "X-Forwarded-For", ForwardedFor(request.headers, client_address));
   AppendField(out, "X-Forwarded-Proto", "http");
-  if (const Header* host = FindHeader(request.headers, "Host"))
-    AppendField(out, "X-Forwarded-Host", host->value);
+  if (!host.empty()) AppendField(out, "X-Forwarded-Host", host);
   AppendField(out, "Connection", "close");
   return out + "\r\n";
 }

@@ -37,11 +37,21 @@ Headers WithoutHopByHop(const Headers& headers);
 /// target, so an absolute-form target would reach the wrong endpoint.
 std::string OriginForm(std::string_view target);
 
-/// The head sent to a child: origin-form target, HTTP/1.1, hop-by-hop fields
-/// removed, the body framed from the parsed request (Content-Length, or
-/// chunked, since the worker re-chunks), X-Forwarded-For with
-/// `client_address` appended, X-Forwarded-Proto: http, X-Forwarded-Host from
-/// Host, and Connection: close (one request per child connection).
+/// The authority of an absolute-form target ("http://h:1/a" -> "h:1"), or
+/// "" for any other form.
+std::string_view TargetAuthority(std::string_view target);
+
+/// The host the request is for: the authority of an absolute-form target,
+/// which RFC 9112 §3.2.2 puts before the Host field, else the Host field
+/// ("" when there is none, as HTTP/1.0 allows).
+std::string ChildHost(const RequestHead& request);
+
+/// The head sent to a child: origin-form target, HTTP/1.1, Host from
+/// ChildHost() (empty when unknown), hop-by-hop fields removed, the body framed from the parsed
+/// request (Content-Length, or chunked, since the worker re-chunks),
+/// X-Forwarded-For with `client_address` appended, X-Forwarded-Proto: http,
+/// X-Forwarded-Host from ChildHost() when known, and Connection: close (one request per
+/// child connection).
 std::string ChildRequestHead(const RequestHead& request, std::string_view client_address);
 
 /// How a response body is delimited towards the client.

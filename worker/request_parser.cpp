@@ -19,14 +19,23 @@ bool HasWhitespace(std::string_view name) {
   return name.find_first_of(" \t") != std::string_view::npos;
 }
 
-// True when `data` starts a header line with whitespace: obsolete line
-// folding (RFC 7230 §3.2.4), which the child might join differently.
-bool HasObsFold(std::string_view data, char previous) {
-  for (char c : data) {
-    if (previous == '\n' && (c == ' ' || c == '\t')) return true;
-    previous = c;
-  }
-  return false;
+// Control characters other than HTAB, CR and LF (which the scan checks on its own).
+bool IsForbiddenControl(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return (u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f;
+}
+
+bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && EqualsIgnoreCase(text.substr(0, prefix.size()), prefix);
+}
+
+// RFC 3986 host (reg-name, IPv4 or IP-literal) with an optional port: the
+// characters only, which is what keeps X-Forwarded-Host and a rebuilt URL
+// in R from carrying a path, a user or whitespace.
+bool IsValidHost(std::string_view host) {
+  static constexpr std::string_view kAllowed =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:[]";
+  return host.find_first_not_of(kAllowed) == std::string_view::npos;
 }
 
 }  // namespace
@@ -46,14 +55,12 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
 }
 
 RequestParser::Result RequestParser::Feed(std::string_view data, size_t* consumed) {
-  bool reading_head = !head_complete_;
-  char previous = last_byte_;
+  feed_ = data;
+  scanned_ = 0;
   *consumed = http_parser_execute(&parser_, &Settings(), data.data(), data.size());
-  if (*consumed > 0) last_byte_ = data[*consumed - 1];
-  if (reading_head && HasObsFold(data.substr(0, *consumed), previous)) {
-    Fail(400, "obsolete line folding in the request head");
-    return Result::kError;
-  }
+  bool clean = failed_ || ScanUpTo(data.data() + *consumed);
+  feed_ = {};
+  if (!clean) return Result::kError;
   http_errno err = HTTP_PARSER_ERRNO(&parser_);
   if (err == HPE_PAUSED) return std::exchange(paused_at_, Result::kNeedMore);
   if (err != HPE_OK) return ParserError();
@@ -69,6 +76,12 @@ RequestParser::Result RequestParser::ParserError() {
     Fail(431, "the request head is too large");
   } else if (err == HPE_UNEXPECTED_CONTENT_LENGTH) {
     Fail(400, "conflicting Content-Length or Transfer-Encoding headers");
+  } else if (head_complete_ &&
+             (err == HPE_INVALID_CONTENT_LENGTH || err == HPE_INVALID_CHUNK_SIZE)) {
+    // http_parser reports an overflowing chunk size as a bad Content-Length.
+    Fail(400, "invalid or too large chunk size");
+  } else if (err == HPE_INVALID_CONTENT_LENGTH) {
+    Fail(400, "invalid Content-Length");
   } else {
     Fail(400, std::string("malformed request: ") + http_errno_description(err));
   }
@@ -91,18 +104,43 @@ bool RequestParser::CountHeaderBytes(size_t len) {
   return header_bytes_ <= limits_.headers_size;
 }
 
+// Scans the framing bytes of the current Feed() up to `at` (exclusive).
+bool RequestParser::ScanUpTo(const char* at) {
+  size_t offset = static_cast<size_t>(at - feed_.data());
+  bool clean = ScanFraming(feed_.substr(scanned_, offset - scanned_));
+  scanned_ = offset;
+  return clean;
+}
+
+bool RequestParser::ScanFraming(std::string_view bytes) {
+  for (char c : bytes) {
+    if (previous_ == '\r' && c != '\n') return Refuse(400, "bare CR in the request");
+    if (c == '\n' && previous_ != '\r')
+      return Refuse(400, "bare LF in the request (lines must end with CRLF)");
+    if (previous_ == '\n' && (c == ' ' || c == '\t'))
+      return Refuse(400, "obsolete line folding in the request");
+    if (IsForbiddenControl(c)) return Refuse(400, "control character in the request head");
+    previous_ = c;
+  }
+  return true;
+}
+
 int RequestParser::OnMessageBegin(http_parser* p) {
   RequestParser* self = Self(p);
   self->head_ = RequestHead{};
   self->in_message_ = true;
   self->value_last_ = false;
+  self->fields_ = 0;
   self->header_bytes_ = 0;
   self->body_bytes_ = 0;
   return 0;
 }
 
+// The data callbacks scan what they are given, so that CheckHead() only
+// ever sees a head whose bytes passed the framing scan.
 int RequestParser::OnUrl(http_parser* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
+  if (!self->ScanUpTo(at + len)) return -1;
   self->head_.target.append(at, len);
   if (self->head_.target.size() > self->limits_.request_line)
     return self->Fail(414, "the request line is longer than " +
@@ -110,18 +148,21 @@ int RequestParser::OnUrl(http_parser* p, const char* at, size_t len) {
   return 0;
 }
 
+// Trailer fields (after a chunked body) count against the same limits but
+// are dropped: the head has been sent to the child by then.
 int RequestParser::OnHeaderField(http_parser* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
-  Headers& headers = self->head_.headers;
-  if (headers.empty() || self->value_last_) {
-    if (headers.size() == self->limits_.fields)
+  if (!self->ScanUpTo(at + len)) return -1;
+  if (self->fields_ == 0 || self->value_last_) {
+    if (self->fields_ == self->limits_.fields)
       return self->Fail(431,
                         "more than " + std::to_string(self->limits_.fields) + " header fields");
-    headers.emplace_back();
+    ++self->fields_;
     self->header_bytes_ += kFieldOverhead;
+    if (!self->head_complete_) self->head_.headers.emplace_back();
   }
   self->value_last_ = false;
-  headers.back().name.append(at, len);
+  if (!self->head_complete_) self->head_.headers.back().name.append(at, len);
   if (!self->CountHeaderBytes(len))
     return self->Fail(431, "the header section is larger than " +
                                std::to_string(self->limits_.headers_size) + " bytes");
@@ -130,8 +171,9 @@ int RequestParser::OnHeaderField(http_parser* p, const char* at, size_t len) {
 
 int RequestParser::OnHeaderValue(http_parser* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
+  if (!self->ScanUpTo(at + len)) return -1;
   self->value_last_ = true;
-  self->head_.headers.back().value.append(at, len);
+  if (!self->head_complete_) self->head_.headers.back().value.append(at, len);
   if (!self->CountHeaderBytes(len))
     return self->Fail(431, "the header section is larger than " +
                                std::to_string(self->limits_.headers_size) + " bytes");
@@ -165,6 +207,25 @@ bool RequestParser::CheckHead() {
     return Refuse(
         414, "the request line is longer than " + std::to_string(limits_.request_line) + " bytes");
   if (parser_.method == HTTP_CONNECT) return Refuse(501, "CONNECT is not supported");
+  return CheckTarget() && CheckFields() && CheckFraming();
+}
+
+// Origin-form ("/path"), asterisk-form for OPTIONS, or an http(s) absolute
+// form, which the worker rewrites; the authority of the latter becomes the Host.
+bool RequestParser::CheckTarget() {
+  std::string_view target = head_.target;
+  if (target.front() == '/') return true;
+  if (target == "*")
+    return parser_.method == HTTP_OPTIONS || Refuse(400, "\"*\" is only for OPTIONS");
+  if (!StartsWithIgnoreCase(target, "http://") && !StartsWithIgnoreCase(target, "https://"))
+    return Refuse(400, "unsupported request target");
+  std::string_view authority = TargetAuthority(target);
+  if (authority.empty() || authority.find('@') != std::string_view::npos || !IsValidHost(authority))
+    return Refuse(400, "invalid authority in the request target");
+  return true;
+}
+
+bool RequestParser::CheckFields() {
   for (const Header& h : head_.headers) {
     if (HasWhitespace(h.name))
       return Refuse(400, "whitespace in the header name \"" + h.name + "\"");
@@ -172,6 +233,8 @@ bool RequestParser::CheckHead() {
   size_t hosts = CountHeaders(head_.headers, "Host");
   if (hosts > 1) return Refuse(400, "more than one Host header");
   if (hosts == 0 && head_.http_minor == 1) return Refuse(400, "missing Host header");
+  if (hosts == 1 && !IsValidHost(FindHeader(head_.headers, "Host")->value))
+    return Refuse(400, "invalid Host header");
   if (const Header* upgrade = FindHeader(head_.headers, "Upgrade")) {
     for (std::string_view protocol : SplitList(upgrade->value)) {
       // Other upgrades (h2c) are optional for the client and simply ignored.
@@ -179,7 +242,19 @@ bool RequestParser::CheckHead() {
         return Refuse(501, "WebSocket upgrades are not supported");
     }
   }
-  return CheckFraming();
+  return CheckExpect();
+}
+
+// HTTP/1.1 defines one expectation; the child's 100 Continue is relayed.
+// HTTP/1.0 clients' Expect fields are ignored, as RFC 9110 §10.1.1 requires.
+bool RequestParser::CheckExpect() {
+  if (head_.http_minor == 0) return true;
+  for (const Header& h : head_.headers) {
+    if (!EqualsIgnoreCase(h.name, "Expect")) continue;
+    if (!EqualsIgnoreCase(h.value, "100-continue"))
+      return Refuse(417, "the only supported expectation is 100-continue");
+  }
+  return true;
 }
 
 // Only "chunked", once and last, is a transfer coding the worker can
@@ -197,6 +272,8 @@ bool RequestParser::CheckFraming() {
     }
   }
   if (parser_.uses_transfer_encoding) {
+    // RFC 9112 §6.1: HTTP/1.0 has no transfer codings, so its framing is faulty.
+    if (head_.http_minor == 0) return Refuse(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (head_.content_length) return Refuse(400, "both Content-Length and Transfer-Encoding");
     if (chunked != 1 || !chunked_last || !head_.chunked)
       return Refuse(400, "malformed Transfer-Encoding");
@@ -209,6 +286,8 @@ bool RequestParser::CheckFraming() {
 
 int RequestParser::OnBody(http_parser* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
+  if (!self->ScanUpTo(at)) return -1;  // the chunk-size line before this data
+  self->scanned_ += len;
   self->body_bytes_ += len;
   if (self->limits_.max_body > 0 && self->body_bytes_ > self->limits_.max_body)
     return self->Fail(413, "the request body is larger than " +

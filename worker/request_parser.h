@@ -3,6 +3,13 @@
 // accepts malformed framing, huge heads and odd versions, so everything that
 // could be read differently by the child is refused here.
 //
+// Principle: http_parser decides the structure; this class is stricter than
+// it wherever the library is lenient. Every byte the library reads as framing
+// (the head, chunk-size lines, trailers) is also scanned here: lines must end
+// in CRLF (no bare CR or LF, which other parsers split differently), no line
+// may start with whitespace (obsolete folding) and no control character may
+// appear. Body bytes are never scanned; the worker re-frames them anyway.
+//
 // Feed() stops (pauses the parser) after a complete head and after a
 // complete message, so the caller decides when the body may flow (only once a
 // child is leased) and when the next pipelined request may be read (only once
@@ -79,8 +86,13 @@ class RequestParser {
   int Fail(int status, std::string detail);
   bool Refuse(int status, std::string detail);
   bool CountHeaderBytes(size_t len);
+  bool ScanFraming(std::string_view bytes);
+  bool ScanUpTo(const char* at);
   void FinishHead();
   bool CheckHead();
+  bool CheckTarget();
+  bool CheckFields();
+  bool CheckExpect();
   bool CheckFraming();
   Result ParserError();
 
@@ -93,7 +105,13 @@ class RequestParser {
   bool in_message_ = false;
   bool head_complete_ = false;
   bool value_last_ = false;  // the previous callback was a header value
-  char last_byte_ = '\0';    // of the previous Feed, to see a fold split across reads
+  // The framing scan (ScanFraming): the data of the Feed() in progress, how
+  // much of it has been scanned or passed on as body, and the last framing
+  // byte seen, which carries a CR or LF across reads.
+  std::string_view feed_;
+  size_t scanned_ = 0;
+  char previous_ = '\0';
+  size_t fields_ = 0;  // of the head, then of the trailers
   size_t header_bytes_ = 0;
   uint64_t body_bytes_ = 0;
   Result paused_at_ = Result::kNeedMore;

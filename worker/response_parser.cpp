@@ -1,5 +1,6 @@
 #include "worker/response_parser.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace valved::worker {
@@ -10,6 +11,14 @@ ResponseParser* Self(http_parser* p) { return static_cast<ResponseParser*>(p->da
 // Statuses that never have a body (RFC 7230 §3.3.3).
 bool IsBodylessStatus(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+// http_parser takes "Content-Length :" for Content-Length, while the relay
+// would copy it as some other field next to the real one.
+bool HasWhitespaceInName(const Headers& headers) {
+  return std::any_of(headers.begin(), headers.end(), [](const Header& h) {
+    return h.name.find_first_of(" \t") != std::string::npos;
+  });
 }
 
 }  // namespace
@@ -70,11 +79,21 @@ int ResponseParser::OnHeaderValue(http_parser* p, const char* at, size_t len) {
   return 0;
 }
 
-// Returns 1 ("no body follows") for a response to HEAD, as http_parser asks.
+// Returns 1 ("no body follows") for a bodyless response, as http_parser asks:
+// it would otherwise wait for the body a 204 or 304 announces with a
+// Content-Length, which RFC 9110 says never comes.
 int ResponseParser::OnHeadersComplete(http_parser* p) {
   ResponseParser* self = Self(p);
   ResponseHead& head = self->head_;
   head.status = static_cast<int>(p->status_code);
+  if (head.status < 100 || head.status > 599) {
+    self->error_ = "invalid status code " + std::to_string(head.status);
+    return -1;
+  }
+  if (HasWhitespaceInName(head.headers)) {
+    self->error_ = "whitespace in a header name";
+    return -1;
+  }
   if (head.status == 101) {
     // The worker never forwards Upgrade, so a switch of protocols is a bug in the child.
     self->error_ = "unexpected 101 Switching Protocols";
@@ -85,7 +104,7 @@ int ResponseParser::OnHeadersComplete(http_parser* p) {
   head.bodyless = self->head_request_ || IsBodylessStatus(head.status);
   self->paused_at_ = Result::kHeadComplete;
   http_parser_pause(p, 1);
-  return self->head_request_ ? 1 : 0;
+  return head.bodyless ? 1 : 0;
 }
 
 int ResponseParser::OnBody(http_parser* p, const char* at, size_t len) {

@@ -43,6 +43,7 @@ ipc::Outcome OutcomeValue(Upstream::Failure failure) {
     case Upstream::Failure::kTimedOut:
       return ipc::Outcome::kTimedOut;
     case Upstream::Failure::kClientStalled:
+    case Upstream::Failure::kClientNotReading:
       return ipc::Outcome::kOk;
     default:
       return ipc::Outcome::kBroken;
@@ -95,10 +96,12 @@ void Upstream::WriteBody(std::string_view data) {
   }
   evbuffer_add(out, data.data(), data.size());
   if (chunked_body_) evbuffer_add(out, kChunkEnd.data(), kChunkEnd.size());
+  NoteProgress();
 }
 
 void Upstream::EndBody() {
   request_sent_ = true;
+  NoteProgress();  // the child's time to answer starts now
   if (!bev_ || write_broken_ || !chunked_body_) return;
   bufferevent_write(bev_.get(), kLastChunk.data(), kLastChunk.size());
 }
@@ -110,6 +113,7 @@ bool Upstream::full() const {
 void Upstream::ResumeReading() {
   if (!reading_paused_ || finished_) return;
   reading_paused_ = false;
+  NoteProgress();
   bufferevent_enable(bev_.get(), EV_READ);
   ReadResponse();  // what arrived before the pause is already buffered
 }
@@ -132,12 +136,16 @@ void Upstream::Abandon(const std::string& reason) {
 
 void Upstream::OnRead(bufferevent*, void* arg) {
   auto* self = static_cast<Upstream*>(arg);
-  self->Guard([self] { self->ReadResponse(); });
+  self->Guard([self] {
+    self->NoteProgress();
+    self->ReadResponse();
+  });
 }
 
 void Upstream::OnWrite(bufferevent*, void* arg) {
   auto* self = static_cast<Upstream*>(arg);
   self->Guard([self] {
+    self->NoteProgress();
     if (self->sink_) self->sink_->OnUpstreamDrained();
   });
 }
@@ -225,18 +233,19 @@ void Upstream::HandleChildClosed() {
   Fail(Failure::kBroken, parser_.error());
 }
 
-// A client too slow to take the response is not the child's fault (the
-// child may have written everything already): wait on. A client that stops
-// sending its request body is not either: the child never saw a whole
-// request, so it is released ok.
+// Nothing moved for `timeout`: see "Timing" in upstream.h. Reading is only
+// paused when the child has answered (R writes a response once its handler
+// returned), so a client that does not read costs the child nothing more.
 void Upstream::HandleTimeout() {
-  if (reading_paused_) return ArmTimer();
+  std::ostringstream idle;
+  idle << Seconds(timeout_) << "s";
+  if (reading_paused_)
+    return Fail(Failure::kClientNotReading, "the client took no response bytes for " + idle.str());
   bool waiting_for_client = !request_sent_ && !write_broken_ &&
                             evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
-  if (waiting_for_client) return Fail(Failure::kClientStalled, "the request body stopped arriving");
-  std::ostringstream detail;
-  detail << "no complete response within " << Seconds(timeout_) << "s";
-  Fail(Failure::kTimedOut, detail.str());
+  if (waiting_for_client)
+    return Fail(Failure::kClientStalled, "the request body stopped arriving for " + idle.str());
+  Fail(Failure::kTimedOut, "no answer from the child for " + idle.str());
 }
 
 void Upstream::PauseReading() {
@@ -264,6 +273,11 @@ void Upstream::Finish(ipc::Outcome outcome) {
   evtimer_del(timer_.get());
   bev_.reset();  // closes the child's connection; safe inside its own callback
   master_.Release(lease_.req, lease_.child_id, outcome);
+}
+
+// Restarts the `timeout` clock: bytes moved in one direction or the other.
+void Upstream::NoteProgress() {
+  if (!finished_) ArmTimer();
 }
 
 void Upstream::ArmTimer() {

@@ -1,6 +1,14 @@
 // One lease in use: the connection to the leased child's Unix socket, the
 // request going up and the child's response coming down.
 //
+// Timing: `timeout` bounds every wait without progress, not the whole
+// exchange, so that a 1 GiB upload or download on a slow link is not cut off
+// while bytes still move. When nothing moved for `timeout`, the side that
+// holds things up is blamed: the client when it stopped sending its body or
+// stopped reading the response (the child is released ok: it saw no complete
+// request, or it has answered already), otherwise the child (timed_out: the
+// master replaces it, since R may still be busy).
+//
 // Principle: the lease is released exactly once, by this object, when the
 // child is done with the request: after a complete response (ok), when the
 // child's connection breaks (broken), when the child is too slow (timed_out),
@@ -31,10 +39,11 @@ inline constexpr size_t kMaxBuffered = 256 * 1024;
 class Upstream {
  public:
   enum class Failure {
-    kConnectFailed,  ///< the child's socket refused or vanished: 502, released broken
-    kBroken,         ///< the child closed, reset or sent garbage mid-response: 502, broken
-    kTimedOut,       ///< no complete response within `timeout`: 504, timed_out
-    kClientStalled,  ///< the client's request body stopped arriving: 408, released ok
+    kConnectFailed,     ///< the child's socket refused or vanished: 502, released broken
+    kBroken,            ///< the child closed, reset or sent garbage mid-response: 502, broken
+    kTimedOut,          ///< the child made no progress for `timeout`: 504, timed_out
+    kClientStalled,     ///< the client's request body stopped arriving: 408, released ok
+    kClientNotReading,  ///< the client took no response bytes for `timeout`: released ok
   };
 
   /// The client side: where the response goes and who is told about progress.
@@ -105,6 +114,7 @@ class Upstream {
   void HandleChildClosed();
   void HandleTimeout();
   void PauseReading();
+  void NoteProgress();
   void Complete();
   void Fail(Failure failure, const std::string& detail);
   void Finish(ipc::Outcome outcome);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -223,6 +225,53 @@ TEST(CommandLine, Modes) {
   EXPECT_EQ(UsageMessage({"--help", "--version"}), "--help and --version cannot be combined");
 }
 
+TEST(CommandLine, SignalMode) {
+  CommandLine cl = Parse({"-s", "reload"});
+  EXPECT_EQ(cl.mode, Mode::kSignal);
+  EXPECT_EQ(cl.signal_command, "reload");
+  for (const char* command : {"reload", "stop", "quit", "reopen"}) {
+    EXPECT_EQ(Parse({std::string("--signal=") + command}).signal_command, command);
+    EXPECT_EQ(Parse({std::string("-s") + command}).signal_command, command);
+  }
+  cl = Parse({"-c", "/etc/valve.yaml", "-s", "stop", "--pid-file", "/run/v.pid"});
+  EXPECT_EQ(cl.config_path, "/etc/valve.yaml");
+  EXPECT_EQ(cl.overrides,
+            (std::vector<std::pair<std::string, std::string>>{{"pid_file", "/run/v.pid"}}));
+}
+
+TEST(CommandLine, SignalModeErrors) {
+  EXPECT_EQ(UsageMessage({"-s", "restart"}),
+            "option -s expects reload, stop, quit or reopen, got \"restart\"");
+  EXPECT_EQ(UsageMessage({"-s"}), "option --signal needs a value");
+  EXPECT_EQ(UsageMessage({"-s", "stop", "-s", "reload"}), "option --signal may be given only once");
+  EXPECT_EQ(UsageMessage({"-t", "-s", "stop"}), "--check-config and --signal cannot be combined");
+  EXPECT_EQ(UsageMessage({"-s", "stop", "--help"}), "--signal and --help cannot be combined");
+}
+
+TEST(CommandLine, UserGroupAndAllowRoot) {
+  Config c = Build({"--user", "nobody", "--group", "nogroup", "--allow-root"});
+  EXPECT_EQ(c.user, "nobody");
+  EXPECT_EQ(c.group, "nogroup");
+  EXPECT_TRUE(c.allow_root);
+  EXPECT_FALSE(Build({}).allow_root);
+  EXPECT_EQ(Build({}).user, "");
+  EXPECT_EQ(ConfigMessage({"--allow-root=yes"}),
+            "--allow-root: expected true or false, got \"yes\"");
+  // Names are looked up by CheckPaths' sibling ChildIdentity, not here: a
+  // config may be built on a machine without the user.
+  EXPECT_EQ(Build({"--user", "valvd"}).user, "valvd");
+}
+
+TEST(CommandLine, GroupNeedsUser) {
+  EXPECT_EQ(ConfigMessage({"--group", "www-data"}),
+            "group (\"www-data\") needs user (group set by --group, user is the default)");
+  TempDir dir;
+  std::string path = dir.Write("valve.yaml", "group: www-data\n");
+  EXPECT_EQ(ConfigMessage({"-c", path}),
+            "group (\"www-data\") needs user (group set at " + path + ":1:1, user is the default)");
+  EXPECT_EQ(ConfigMessage({"-c", path, "--user", "nobody"}), "");
+}
+
 TEST(CommandLine, BadValueNamesTheFlag) {
   EXPECT_EQ(ConfigMessage({"-n", "four"}), "--n-max: expected a positive integer, got \"four\"");
   EXPECT_EQ(ConfigMessage({"--set", "n_max=four"}),
@@ -265,9 +314,10 @@ TEST(CommandLine, HelpListsEveryFlagSignalsAndExitCodes) {
   for (const SettingInfo& s : AllSettings()) {
     EXPECT_NE(help.find(LongFlagOf(s.key)), std::string::npos) << s.key;
   }
-  for (const char* text : {"-c, --config FILE", "-t, --check-config", "--print-defaults",
-                           "--set KEY=VALUE", "--help", "--version", "-n, --n-max N",
-                           "-h, --host HOST", "[127.0.0.1]", "TERM", "HUP", "USR1", "64", "78"}) {
+  for (const char* text :
+       {"-c, --config FILE", "-t, --check-config", "-s, --signal COMMAND", "--user USER",
+        "--allow-root", "--print-defaults", "--set KEY=VALUE", "--help", "--version",
+        "-n, --n-max N", "-h, --host HOST", "[127.0.0.1]", "TERM", "HUP", "USR1", "64", "78"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
   std::istringstream lines(help);
@@ -314,11 +364,13 @@ class CheckConfigTest : public ::testing::Test {
 
 TEST_F(CheckConfigTest, ValidFileAndApi) {
   std::string api = dir_.Write("plumber.R", "#* @get /\nfunction() 1\n");
-  std::string path = dir_.Write("valve.yaml", "file: " + api + "\nrscript: /bin/sh\n");
+  // allow_root: the tests may run as root (CI does); see RootWithoutUser below.
+  std::string path =
+      dir_.Write("valve.yaml", "file: " + api + "\nrscript: /bin/sh\nallow_root: true\n");
   EXPECT_EQ(Run({"-t", "-c", path}), 0) << err_.str();
   EXPECT_EQ(out_.str(), "configuration file " + path + " is ok\n");
   EXPECT_EQ(err_.str(), "");
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh"}), 0) << err_.str();
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--allow-root"}), 0) << err_.str();
   EXPECT_EQ(out_.str(), "configuration (defaults and command line) is ok\n");
 }
 
@@ -335,6 +387,74 @@ TEST_F(CheckConfigTest, MissingApiExits78) {
   EXPECT_EQ(Run({"-t", "-f", dir_.path() + "/nope.R", "--rscript", "/bin/sh"}), 78);
   EXPECT_EQ(err_.str(), "valved: file: cannot use the API " + dir_.path() +
                             "/nope.R: No such file or directory\n");
+}
+
+TEST_F(CheckConfigTest, UnknownUserExits78) {
+  std::string api = dir_.Write("plumber.R", "");
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "valvd"}), 78);
+  EXPECT_EQ(err_.str(), "valved: user: no such user \"valvd\"\n");
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody", "--group", "wheell"}), 78);
+  EXPECT_EQ(err_.str(), "valved: group: no such group \"wheell\"\n");
+  chmod(dir_.path().c_str(), 0755);  // nobody must be able to read the API
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody"}), 0) << err_.str();
+}
+
+TEST_F(CheckConfigTest, ApiTheUserCannotReadExits78) {
+  if (geteuid() != 0) GTEST_SKIP() << "user applies to root only; running as " << geteuid();
+  std::string api = dir_.Write("plumber.R", "");
+  chmod(dir_.path().c_str(), 0700);
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody"}), 78);
+  EXPECT_EQ(err_.str(), "valved: file: user nobody (setting user) cannot read " + api + ": " +
+                            dir_.path() + " (owner 0, mode 0700) is in the way\n");
+  chmod(dir_.path().c_str(), 0755);
+  std::string closed = dir_.path() + "/closed";
+  mkdir(closed.c_str(), 0700);
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody", "--runtime-dir", closed}),
+            78);
+  EXPECT_EQ(err_.str(), "valved: runtime_dir: user nobody cannot reach " + closed + ": " + closed +
+                            " (owner 0, mode 0700) is in the way\n");
+}
+
+TEST_F(CheckConfigTest, RootWithoutUserExits78UnlessAllowed) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "the root rule applies to root only; running as " << geteuid();
+  std::string api = dir_.Write("plumber.R", "");
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh"}), 78);
+  EXPECT_EQ(err_.str().rfind("valved: valved is running as root and would run the R children", 0),
+            0u)
+      << err_.str();
+  EXPECT_NE(err_.str().find("\"user: nobody\""), std::string::npos) << err_.str();
+  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--set", "allow_root=true"}), 0);
+}
+
+class SignalModeTest : public CheckConfigTest {};
+
+TEST_F(SignalModeTest, WithoutPidFileSaysSoAndExits1) {
+  EXPECT_EQ(Run({"-s", "reload"}), 1);
+  EXPECT_EQ(err_.str(),
+            "valved: no pid_file configured; set pid_file in the config or pass --pid-file\n");
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(SignalModeTest, PidFileFromTheConfigOrTheFlag) {
+  std::string from_file = dir_.path() + "/from-file.pid";
+  std::string config = dir_.Write("valve.yaml", "pid_file: " + from_file + "\n");
+  EXPECT_EQ(Run({"-s", "stop", "-c", config}), 1);
+  EXPECT_EQ(err_.str(), "valved: cannot read pid file " + from_file +
+                            ": No such file or directory; is valved running?\n");
+  std::string from_flag = dir_.path() + "/from-flag.pid";
+  EXPECT_EQ(Run({"-c", config, "--pid-file", from_flag, "--signal=quit"}), 1);
+  EXPECT_NE(err_.str().find(from_flag), std::string::npos) << err_.str();
+  dir_.Write("from-flag.pid", "4194305\n");  // above any pid_max: not running
+  EXPECT_EQ(Run({"-s", "reopen", "--pid-file", from_flag}), 1);
+  EXPECT_NE(err_.str().find("stale pid file"), std::string::npos) << err_.str();
+}
+
+TEST_F(SignalModeTest, BadConfigExits78) {
+  std::string config = dir_.Write("valve.yaml", "pid_fille: /run/valved.pid\n");
+  EXPECT_EQ(Run({"-s", "reload", "-c", config}), 78);
+  EXPECT_EQ(err_.str(), "valved: " + config +
+                            ":1:1: unknown setting \"pid_fille\"; did you mean \"pid_file\"?\n");
 }
 
 TEST(CheckPaths, DirectoryNeedsEntrypointOrPlumberR) {

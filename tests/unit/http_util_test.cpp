@@ -81,6 +81,39 @@ TEST(HttpUtil, ChildRequestHeadRewritesForTheChild) {
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
 }
 
+TEST(HttpUtil, TargetAuthorityOnlyForAbsoluteForm) {
+  EXPECT_EQ(TargetAuthority("http://h:1/a?b"), "h:1");
+  EXPECT_EQ(TargetAuthority("HTTPS://h?x"), "h");
+  EXPECT_EQ(TargetAuthority("http://h"), "h");
+  EXPECT_EQ(TargetAuthority("/a://b"), "");
+  EXPECT_EQ(TargetAuthority("*"), "");
+}
+
+TEST(HttpUtil, AbsoluteFormAuthorityReplacesTheHostField) {
+  RequestHead request = Get("http://api.example:8080/x", {{"Host", "other"}});
+  std::string head = ChildRequestHead(request, "192.0.2.7");
+  EXPECT_EQ(head.substr(0, head.find("\r\n")), "GET /x HTTP/1.1");
+  EXPECT_TRUE(Contains(head, "\r\nHost: api.example:8080\r\n"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-Host: api.example:8080\r\n"));
+  EXPECT_FALSE(Contains(head, "other"));
+}
+
+TEST(HttpUtil, Http10WithoutHostGetsAnEmptyHost) {
+  RequestHead request = Get("/", {});
+  request.http_minor = 0;
+  std::string head = ChildRequestHead(request, "192.0.2.7");
+  EXPECT_TRUE(Contains(head, "\r\nHost: \r\n"));
+  EXPECT_FALSE(Contains(head, "X-Forwarded-Host"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 192.0.2.7\r\n"));
+}
+
+TEST(HttpUtil, ExpectIsKeptForHttp11AndDroppedForHttp10) {
+  RequestHead request = Get("/", {{"Host", "a"}, {"Expect", "100-continue"}});
+  EXPECT_TRUE(Contains(ChildRequestHead(request, "::1"), "\r\nExpect: 100-continue\r\n"));
+  request.http_minor = 0;
+  EXPECT_FALSE(Contains(ChildRequestHead(request, "::1"), "Expect"));
+}
+
 TEST(HttpUtil, ForwardedForIsAppendedToEarlierHops) {
   RequestHead request = Get(
       "/", {{"Host", "a"}, {"X-Forwarded-For", "198.51.100.1"}, {"x-forwarded-for", "10.0.0.1"}});

@@ -5,6 +5,8 @@
 namespace valved::worker {
 namespace {
 
+using namespace std::string_literals;
+
 struct Parsed {
   bool head = false;      // the head was accepted
   bool complete = false;  // the message ended
@@ -179,8 +181,137 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{
             "WebSocket",
             "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-            501}),
+            501},
+        // Line endings: other parsers split bare CR and bare LF differently.
+        Rejection{"BareCrInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400},
+        Rejection{"BareCrEndsALine", "GET / HTTP/1.1\rHost: a\r\n\r\n", 400},
+        Rejection{"BareLfEndsTheHead", "GET / HTTP/1.1\nHost: a\n\n", 400},
+        Rejection{"BareLfAfterAField", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
+        Rejection{"BareLfInChunkExtension",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "1;a\nb\r\nx\r\n0\r\n\r\n",
+                  400},
+        Rejection{"ObsFoldInTrailer",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "0\r\nX: a\r\n b\r\n\r\n",
+                  400},
+        // Control characters.
+        Rejection{"NulInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s, 400},
+        Rejection{"NulInName", "GET / HTTP/1.1\r\nHost: a\r\nX\0Y: b\r\n\r\n"s, 400},
+        Rejection{"NulInTarget", "GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n"s, 400},
+        Rejection{"ControlCharInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", 400},
+        Rejection{"DelInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fz\r\n\r\n", 400},
+        Rejection{"VerticalTabBeforeChunked",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0b"
+                  "chunked\r\n\r\n",
+                  400},
+        // Lengths and chunk sizes.
+        Rejection{"DifferingContentLengths",
+                  "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy",
+                  400},
+        Rejection{"ContentLengthList",
+                  "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx", 400},
+        Rejection{"NegativeContentLength",
+                  "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
+        Rejection{"PlusContentLength", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx",
+                  400},
+        Rejection{"OverflowingContentLength",
+                  "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                  400},
+        Rejection{"OverflowingChunkSize",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "10000000000000000\r\n",
+                  400},
+        Rejection{"MaximalChunkSize",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "ffffffffffffffff\r\n",
+                  400},
+        Rejection{"NegativeChunkSize",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n",
+                  400},
+        Rejection{"HexPrefixChunkSize",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\nx\r\n",
+                  400},
+        Rejection{"ChunkLongerThanItsSize",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n",
+                  400},
+        // Transfer codings.
+        Rejection{"TransferEncodingInHttp10",
+                  "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        Rejection{"IdentityCoding",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 501},
+        Rejection{"ChunkedNotLast",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501},
+        Rejection{"ChunkedInTwoFields",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n",
+                  400},
+        Rejection{"EmptyTransferEncoding",
+                  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", 400},
+        // Targets, Host, versions, expectations.
+        Rejection{"OtherScheme", "GET ftp://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"UserinfoInTarget", "GET http://u@a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"AsteriskForGet", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"HostWithSpace", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+        Rejection{"HostWithPath", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+        Rejection{"HostWithUser", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
+        Rejection{"Http12", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},
+        Rejection{"Http3", "GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505},
+        Rejection{"BadVersion", "GET / HTTP/10.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"LowerCaseVersion", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"UnknownMethod", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        Rejection{"UnknownExpectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: cake\r\n\r\n", 417}),
     [](const ::testing::TestParamInfo<Rejection>& info) { return info.param.name; });
+
+TEST(RequestParser, AcceptsWhatTheRfcAllows) {
+  for (const char* text : {
+           "GET / HTTP/1.1\r\nHost: a\r\nX: tab\there\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n",  // obs-text
+           "GET / HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: \r\n\r\n",
+           "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",  // RFC 9112 §2.2: a CRLF before the line
+           "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+           "GET HTTPS://Example.COM:8443/x HTTP/1.1\r\nHost: a\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx",
+           "GET / HTTP/1.0\r\nExpect: cake\r\n\r\n",  // HTTP/1.0 expectations are ignored
+           "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
+       }) {
+    Parsed p = Parse(text, {}, 1);
+    EXPECT_TRUE(p.complete) << text << ": " << p.status << " " << p.detail;
+  }
+}
+
+TEST(RequestParser, TrailersAreReadAndTheBodyIsIntact) {
+  Parsed p = Parse(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3;name=value\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n",
+      {}, 1);
+  ASSERT_TRUE(p.complete) << p.detail;
+  EXPECT_EQ(p.body, "abc");
+  EXPECT_EQ(p.request.headers.size(), 2u);  // the trailer is not part of the head
+}
+
+TEST(RequestParser, TrailersCountAgainstTheFieldLimits) {
+  RequestLimits limits;
+  limits.fields = 3;
+  Parsed p = Parse(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\nA: 1\r\nB: 2\r\n\r\n",
+      limits);
+  EXPECT_EQ(p.status, 431) << p.detail;
+}
+
+TEST(RequestParser, BodyBytesAreNotScannedAsFraming) {
+  std::string body("a\rb\nc\0d\x01\r\n e", 12);
+  Parsed p = Parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n" + body, {}, 1);
+  ASSERT_TRUE(p.complete) << p.detail;
+  EXPECT_EQ(p.body, body);
+  Parsed c = Parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n" + body +
+                       "\r\n0\r\n\r\n",
+                   {}, 5);
+  ASSERT_TRUE(c.complete) << c.detail;
+  EXPECT_EQ(c.body, body);
+}
 
 TEST(RequestParser, H2cUpgradeIsIgnoredNotRefused) {
   Parsed p = Parse("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");

@@ -103,6 +103,23 @@ TEST(ResponseParser, InterimResponseIsFollowedByTheFinalOne) {
   EXPECT_TRUE(p.heads[1].bodyless);
 }
 
+TEST(ResponseParser, NotModifiedAndNoContentNeverWaitForTheLengthTheyAnnounce) {
+  for (const char* text : {"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+                           "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n"}) {
+    Parsed p = Parse(text);
+    ASSERT_TRUE(p.complete) << text << p.error;
+    EXPECT_TRUE(p.heads[0].bodyless);
+    EXPECT_EQ(p.heads[0].content_length, text[9] == '3' ? 10u : 3u);
+    EXPECT_EQ(p.body, "");
+  }
+}
+
+TEST(ResponseParser, AmbiguousHeadsAreErrors) {
+  EXPECT_FALSE(Parse("HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx").error.empty());
+  EXPECT_FALSE(Parse("HTTP/1.1 29 Odd\r\nContent-Length: 0\r\n\r\n").error.empty());
+  EXPECT_FALSE(Parse("HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n").error.empty());
+}
+
 TEST(ResponseParser, GarbageAndSwitchingProtocolsAreErrors) {
   EXPECT_FALSE(Parse("SSH-2.0-OpenSSH\r\n").error.empty());
   EXPECT_FALSE(

@@ -91,11 +91,11 @@ TEST(SettingsDoc, EveryFlagIsInValved8) {
   for (const SettingInfo& s : AllSettings()) {
     EXPECT_NE(man.find("\\fB" + Roff(LongFlagOf(s.key)) + "\\fR"), npos) << LongFlagOf(s.key);
   }
-  for (const char* flag :
-       {"--config", "--check-config", "--print-defaults", "--set", "--help", "--version"}) {
+  for (const char* flag : {"--config", "--check-config", "--signal", "--print-defaults", "--set",
+                           "--help", "--version"}) {
     EXPECT_NE(man.find("\\fB" + Roff(flag) + "\\fR"), npos) << flag;
   }
-  for (const char* code : {"64", "70", "71", "78"}) {
+  for (const char* code : {"1", "64", "70", "71", "78"}) {
     EXPECT_NE(man.find(".B " + std::string(code) + "\n"), npos) << "exit code " << code;
   }
 }

@@ -218,6 +218,12 @@ class TestClient {
   }
   /// Shuts the sending side only, as some clients do after a request.
   void HalfClose() { ::shutdown(fd_.get(), SHUT_WR); }
+  /// Stops reading, as a client that stalls: the response piles up in the kernel.
+  void StopReading() {
+    event_del(read_.get());
+    int small = 4096;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
 
   std::string received;
   bool eof = false;
@@ -428,6 +434,21 @@ TEST_F(WorkerProxyTest, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_TRUE(RunUntil([&] { return Releases().size() == 3; }));
 }
 
+TEST_F(WorkerProxyTest, BadRequestAfterAGoodOneOnTheSameConnectionGetsItsOwnStatus) {
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(
+      "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET /two HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n"
+      "GET /three HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  auto responses = client.Responses();
+  ASSERT_EQ(responses.size(), 2u) << client.received;
+  EXPECT_EQ(responses[0].head.status, 200);
+  EXPECT_EQ(responses[1].head.status, 400);
+  EXPECT_EQ(child_->requests.size(), 1u);
+}
+
 TEST_F(WorkerProxyTest, DenyGives503WithRetryAfter) {
   StartWorker();
   master_->policy = [](uint64_t req) -> std::optional<ipc::Message> {
@@ -488,6 +509,45 @@ TEST_F(WorkerProxyTest, SlowChildGives504AndReleasesTimedOut) {
   EXPECT_EQ(responses[0].head.status, 504);
   ASSERT_EQ(Releases().size(), 1u);
   EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kTimedOut);
+}
+
+TEST_F(WorkerProxyTest, ClientThatStopsReadingIsCutOffAndTheChildReleasedOk) {
+  config_.timeout = 200ms;
+  std::string big(16 << 20, 'x');
+  child_->respond = [&](const std::string&) -> std::optional<std::string> {
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big;
+  };
+  StartWorker();
+  TestClient& client = Connect();
+  client.StopReading();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 1; }));
+  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kOk);  // the child had answered
+  ASSERT_TRUE(RunUntil([&] { return worker_->connections() == 0; }));
+}
+
+// `timeout` bounds a wait without progress, not a whole upload.
+TEST_F(WorkerProxyTest, SlowButSteadyUploadIsNotTimedOut) {
+  config_.timeout = 300ms;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n");
+  int sent = 0;
+  auto drip = [](evutil_socket_t, short, void* arg) {
+    auto* state = static_cast<std::pair<TestClient*, int*>*>(arg);
+    state->first->Send("x");
+    ++*state->second;
+  };
+  std::pair<TestClient*, int*> state{&client, &sent};
+  EventPtr timer(event_new(base_.get(), -1, EV_PERSIST, drip, &state));
+  timeval every{0, 100 * 1000};  // 10 bytes over a second: more than `timeout` in all
+  evtimer_add(timer.get(), &every);
+  ASSERT_TRUE(RunUntil([&] { return sent == 10 || client.eof; }));
+  evtimer_del(timer.get());
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 200);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 1; }));
+  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kOk);
 }
 
 TEST_F(WorkerProxyTest, ConnectFailureGives502AndReleasesBroken) {
