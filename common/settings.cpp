@@ -164,6 +164,14 @@ const Entry kEntries[] = {
               "so that children started together are not all recycled at the same moment. "
               "Ignored when max_requests is 0."},
      .field = &Config::max_requests_jitter},
+    {.info = {"max_memory", T::kSize, "", "SIZE", kPool,
+              "recycle a child whose memory passes this; 0 = never",
+              "A child whose resident memory (RSS) passes this size is replaced, the same way "
+              "as after max_requests: its successor starts first and it retires once the "
+              "successor is ready, so no request waits. Bytes, or a number with k, m or g; "
+              "checked every check_unused. 0 never recycles."},
+     .field = &Config::max_memory,
+     .max = kInt64Max},
     {.info = {"rscript", T::kString, "", "COMMAND", kPool, "R front end that starts children",
               "The R front end that runs each child: a command looked up in PATH, or an "
               "absolute path, such as /usr/lib/R/bin/Rscript or a wrapper script that prepares "

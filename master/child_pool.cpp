@@ -272,6 +272,16 @@ void ChildPool::StopIdle() {
   }
 }
 
+void ChildPool::ReplaceOversized(const std::function<int64_t(pid_t)>& resident_bytes) {
+  if (config_.max_memory <= 0) return;
+  for (auto& [id, child] : children_) {
+    if (!IsLive(child->state) || child->state == ChildState::kSpawning) continue;
+    int64_t rss = resident_bytes(child->pid);
+    if (rss > config_.max_memory)
+      MarkDue(*child, "RSS " + std::to_string(rss >> 20) + " MiB passed max_memory");
+  }
+}
+
 void ChildPool::EnforceDeadlines() {
   TimePoint now = clock_.Now();
   for (auto& [id, child] : children_) {

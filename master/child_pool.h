@@ -53,6 +53,9 @@ class ChildPool {
   void Reconcile(size_t waiters);
   /// Stops children idle longer than max_age while more than n_min are live.
   void StopIdle();
+  /// Marks for replacement (make-before-break) every child whose resident
+  /// memory, as `resident_bytes(pid)` reports it, passes max_memory.
+  void ReplaceOversized(const std::function<int64_t(pid_t)>& resident_bytes);
   /// spawn_timeout for Spawning children, kill_timeout for Stopping ones.
   void EnforceDeadlines();
   /// Reload: every child is replaced by one running the launcher's current

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/privileges.h"
+#include "master/proc_rss.h"
 #include "master/reaper.h"
 #include "master/runtime_dir.h"
 
@@ -169,6 +170,7 @@ void Master::OnJanitor() {
   pool_->EnforceDeadlines();
   if (clock_.Now() >= next_idle_check_) {
     pool_->StopIdle();
+    pool_->ReplaceOversized(ResidentBytes);
     next_idle_check_ = clock_.Now() + config_.check_unused;
   }
   supervisor_->RespawnDue();

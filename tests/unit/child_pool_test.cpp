@@ -254,6 +254,23 @@ TEST_F(ChildPoolTest, MaxRequestsRecyclesMakeBeforeBreak) {
   Check();
 }
 
+TEST_F(ChildPoolTest, AChildOverMaxMemoryIsReplacedMakeBeforeBreak) {
+  config_.max_memory = 100 << 20;
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  auto rss = [&](pid_t pid) -> int64_t { return pid == launcher_.PidOf(1) ? 101 << 20 : 50 << 20; };
+  pool().ReplaceOversized(rss);
+  pool().Reconcile(0);
+  ASSERT_EQ(launcher_.launched.size(), 3u);
+  EXPECT_EQ(pool().Find(3)->predecessor, 2u);
+  EXPECT_EQ(pool().Find(2)->state, ChildState::kReady) << "serves until its successor is ready";
+  pool().OnReady(3);
+  EXPECT_EQ(pool().Find(2)->state, ChildState::kStopping);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady);
+  Check();
+}
+
 TEST_F(ChildPoolTest, ABusyChildDrainsWhenItsSuccessorIsReady) {
   config_.max_requests = 1;
   pool().Start();
