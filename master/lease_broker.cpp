@@ -47,6 +47,15 @@ void LeaseBroker::Dispatch() {
     waitlist_.pop_front();
     pool_.Lease(*child, {waiter.worker_id, waiter.req});
     sink_.SendGrant(waiter.worker_id, {waiter.req, child->id, child->socket_path});
+    if (waiter.queued) {
+      auto waited = std::chrono::duration_cast<Duration>(clock_.Now() - waiter.since);
+      Log(LogLevel::kInfo) << "req w" << waiter.worker_id << "/" << waiter.req << ": waited "
+                           << Seconds(waited) << "s for a free child";
+    }
+  }
+  for (Waiter& waiter : waitlist_) {
+    if (!waiter.queued) ++waited_;
+    waiter.queued = true;
   }
   pool_.Reconcile(waitlist_.size());
   if (!waitlist_.empty() && !pool_.fatal_error().empty()) Close(ipc::DenyReason::kNoChildren);

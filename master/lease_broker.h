@@ -39,12 +39,16 @@ class LeaseBroker {
   /// DENYs every waiter with `reason` and refuses new ones from now on.
   void Close(ipc::DenyReason reason);
   size_t waiting() const { return waitlist_.size(); }
+  /// Requests that found no free child and had to wait (recycling and reload
+  /// must never add to this).
+  uint64_t waited() const { return waited_; }
 
  private:
   struct Waiter {
     uint64_t worker_id;
     uint64_t req;
     TimePoint since;
+    bool queued = false;  ///< no child was free when it arrived: it waits for one
   };
 
   const Config& config_;
@@ -53,6 +57,7 @@ class LeaseBroker {
   LeaseSink& sink_;
   std::deque<Waiter> waitlist_;
   std::optional<ipc::DenyReason> closed_;
+  uint64_t waited_ = 0;
 };
 
 }  // namespace valved::master

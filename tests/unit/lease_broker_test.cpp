@@ -76,6 +76,17 @@ TEST_F(LeaseBrokerTest, WaitersAreServedInArrivalOrderAcrossWorkers) {
   EXPECT_EQ(sink_.grants[2].second.req, 11u);
 }
 
+TEST_F(LeaseBrokerTest, CountsOnlyRequestsThatFoundNoFreeChild) {
+  ReadyAll();
+  broker_.Acquire(1, 10);
+  broker_.Dispatch();
+  EXPECT_EQ(broker_.waited(), 0u);
+  broker_.Acquire(1, 11);
+  broker_.Dispatch();
+  broker_.Dispatch();
+  EXPECT_EQ(broker_.waited(), 1u);
+}
+
 TEST_F(LeaseBrokerTest, AFullWaitlistDeniesWithQueueFull) {
   for (uint64_t req = 1; req <= 4; ++req) broker_.Acquire(1, req);
   ASSERT_EQ(sink_.denies.size(), 1u);
