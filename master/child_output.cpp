@@ -63,6 +63,7 @@ void ChildOutput::HandleLine(Stream& stream, std::string line) {
     if (on_ready_) std::exchange(on_ready_, nullptr)();
     return;
   }
+  if (line.empty()) return;  // R prints blank lines around interrupts and errors
   Log(LogLevel::kInfo) << "child#" << child_id_ << ": R: " << line;
   tail_.push_back(std::move(line));
   if (tail_.size() > kTailLines) tail_.pop_front();

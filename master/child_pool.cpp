@@ -304,8 +304,13 @@ void ChildPool::RetireAll(int signo) {
   for (auto& [id, child] : children_) {
     if (child->state == ChildState::kBusy) {
       Transition(*child, ChildState::kDraining, "shutting down");
-    } else if (child->state == ChildState::kReady || child->state == ChildState::kSpawning) {
+    } else if (child->state == ChildState::kReady) {
       Stop(*child, signo, "shutting down");
+    } else if (child->state == ChildState::kSpawning) {
+      // It may not have exec'd R yet: Poco's forked child still runs the
+      // master's signal handlers, which would swallow a catchable signal (and
+      // report it as the master's own). It serves nothing yet, so SIGKILL.
+      Stop(*child, SIGKILL, "shutting down while starting");
     }
   }
 }

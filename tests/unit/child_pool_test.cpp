@@ -348,6 +348,14 @@ TEST_F(ChildPoolTest, RetireAllDrainsBusyChildrenAndStopsIdleOnes) {
   EXPECT_TRUE(pool().empty());
 }
 
+TEST_F(ChildPoolTest, RetireAllKillsChildrenStillStarting) {
+  pool().Start();
+  pool().RetireAll(SIGINT);
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL))
+      << "a child that may not have exec'd R yet must not get a catchable signal";
+  EXPECT_FALSE(launcher_.WasSignalled(launcher_.PidOf(0), SIGINT));
+}
+
 TEST_F(ChildPoolTest, LeasesOfADeadWorkerAreRevoked) {
   config_.n_min = 2;
   pool().Start();
