@@ -25,12 +25,12 @@ struct Config {
   int n_min = 1;
   Duration max_age = std::chrono::seconds(300);  ///< idle time before a child beyond n_min stops
   Duration check_unused = std::chrono::seconds(10);  ///< how often idle children are checked
-  int max_spawning = 2;  ///< children starting at once (chosen by measurement; see README)
+  int max_spawning = 0;  ///< children starting at once (chosen by measurement; see README)
   Duration spawn_timeout = std::chrono::seconds(60);     ///< Starting -> Failed after this
   Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child
   Duration graceful_timeout = std::chrono::seconds(30);  ///< TERM: in-flight requests get this long
   int max_requests = 0;             ///< recycle a child after this many requests (0: never)
-  int64_t max_memory = 0;       ///< recycle a child whose RSS passes this many bytes (0: never)
+  int64_t max_memory = 0;           ///< recycle a child whose RSS passes this many bytes (0: never)
   int max_requests_jitter = 0;      ///< random 0..jitter added to max_requests per child
   std::string rscript = "Rscript";  ///< the R front end used to start children
   std::string runtime_dir;          ///< where child sockets live; "" = $XDG_RUNTIME_DIR or /tmp

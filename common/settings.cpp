@@ -126,12 +126,14 @@ const Entry kEntries[] = {
      .field = &Config::check_unused,
      .min = 1,
      .max = kMaxDurationMs},
-    {.info = {"max_spawning", T::kInt, "", "N", kPool, "most children starting at once",
-              "The most children that may be starting at the same time. Starting R is "
-              "CPU-heavy: starting many children at once makes every one of them slower, so a "
-              "burst of requests is served sooner when children start a few at a time."},
-     .field = &Config::max_spawning,
-     .min = 1},
+    {.info = {"max_spawning", T::kInt, "", "N", kPool,
+              "most children starting at once; 0 = one per CPU core",
+              "The most children that may be starting at the same time; 0 means one per CPU "
+              "core available to valved. Starting R is CPU-bound (about 0.4 s of CPU per "
+              "child): starting more children at once than there are cores makes every one of "
+              "them slower, so a burst of requests is served sooner when children start a few "
+              "at a time."},
+     .field = &Config::max_spawning},
     {.info = {"spawn_timeout", T::kDuration, "", "DURATION", kPool,
               "time a child has to become ready",
               "How long a starting child has to load the API and become ready before it is "

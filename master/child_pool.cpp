@@ -185,7 +185,7 @@ void ChildPool::Reconcile(size_t waiters) {
 
 bool ChildPool::CanSpawn() const {
   if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return false;
-  if (Count(ChildState::kSpawning) >= static_cast<size_t>(config_.max_spawning)) return false;
+  if (Count(ChildState::kSpawning) >= MaxSpawning()) return false;
   size_t replaced = static_cast<size_t>(std::count_if(
       children_.begin(), children_.end(), [](const auto& kv) { return kv.second->successor; }));
   return children_.size() - replaced < static_cast<size_t>(config_.n_max);
@@ -197,7 +197,7 @@ void ChildPool::SpawnSuccessors() {
   for (auto& [id, child] : children_) {
     if (child->retire_reason.empty() || child->successor || !IsLive(child->state)) continue;
     if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return;
-    if (Count(ChildState::kSpawning) >= static_cast<size_t>(config_.max_spawning)) return;
+    if (Count(ChildState::kSpawning) >= MaxSpawning()) return;
     uint64_t old_id = child->id;
     if (RChild* successor = Spawn(old_id)) FindMutable(old_id)->successor = successor->id;
   }

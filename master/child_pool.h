@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -103,6 +104,8 @@ class ChildPool {
   RChild* FindByPid(pid_t pid);
   std::string Name(const RChild& child) const;
   bool CanSpawn() const;
+  /// max_spawning, which main() resolves (0 = CPU count); at least 1 here.
+  size_t MaxSpawning() const { return static_cast<size_t>(std::max(config_.max_spawning, 1)); }
 
   const Config& config_;
   Launcher& launcher_;

@@ -410,6 +410,9 @@ Config BuildConfig(const CommandLine& cl) {
   ApplyOverrides(cl, config, origins);
   CheckRules(config, origins);
   if (config.workers == 0) config.workers = CpuCount();
+  // Measured on 2 cores (bench/demo.sh): R's start-up is CPU-bound, so more
+  // simultaneous starts than cores only slow each other down.
+  if (config.max_spawning == 0) config.max_spawning = CpuCount();
   return config;
 }
 

@@ -28,6 +28,7 @@ class LeaseBrokerTest : public ::testing::Test {
     config_.n_min = 1;
     config_.n_max = 2;
     config_.max_queue = 3;
+    config_.max_spawning = 2;
     config_.queue_timeout = 10s;
     pool_.Start();
   }
