@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs the whole test
 # suite: unit tests, and integration tests that start the real valved with
-# real R plumber children on loopback. With VALVED_TEST_FUZZ=1 (CI sets it)
-# the HTTP parser fuzz targets then run too, for VALVED_FUZZ_SECONDS each
-# (scripts/fuzz.sh, default 60).
+# real R plumber children on loopback; then the HTTP parser fuzz targets, for
+# VALVED_FUZZ_SECONDS each (scripts/fuzz.sh, default 60; VALVED_TEST_FUZZ=0
+# skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh -DVALVED_WERROR=ON
 (cd "${VALVED_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 "$@")
-if [ "${VALVED_TEST_FUZZ:-0}" = 1 ]; then
+if [ "${VALVED_TEST_FUZZ:-1}" = 1 ]; then
   ./scripts/fuzz.sh
 fi

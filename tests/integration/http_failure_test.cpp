@@ -227,8 +227,7 @@ TEST_F(HttpFailureTest, ClientThatStopsReadingIsCutOffAndTheChildFreed) {
   Valved* valved = StartHttp({"--timeout", "2s"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
-  RawSocket stalled(valved->port());
-  stalled.ShrinkReceiveBuffer();
+  RawSocket stalled(valved->port(), /*small_receive_buffer=*/true);
   stalled.Send("GET /bytes?n=100000000 HTTP/1.1\r\nHost: a\r\n\r\n");
   // The only child is held until the stalled client is given up on.
   HttpResponse next = HttpGet(valved->port(), "/pid", 30s);

@@ -30,8 +30,12 @@ Millis Remaining(SteadyClock::time_point deadline) {
 
 }  // namespace
 
-RawSocket::RawSocket(int port) {
+RawSocket::RawSocket(int port, bool small_receive_buffer) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (small_receive_buffer) {
+    int small = 4096;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   timeval ten_seconds{10, 0};  // bounds a send() into a full buffer
@@ -86,11 +90,6 @@ bool RawSocket::ReceiveUntilClosed(Millis timeout) {
   auto deadline = SteadyClock::now() + timeout;
   while (!closed_ && Remaining(deadline).count() > 0) Receive(Remaining(deadline));
   return closed_;
-}
-
-void RawSocket::ShrinkReceiveBuffer() {
-  int small = 4096;
-  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 }
 
 int RawSocket::FirstStatus() const { return StatusOf(received_); }

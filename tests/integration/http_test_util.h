@@ -17,7 +17,10 @@ namespace valved::itest {
 /// storing it, stop reading, or wait for the server's close with a deadline.
 class RawSocket {
  public:
-  explicit RawSocket(int port);
+  /// Connects to 127.0.0.1:`port`. `small_receive_buffer` makes the socket's
+  /// receive buffer small (before connecting, so the TCP window agrees), so
+  /// that a client that stops reading pushes back on the server soon.
+  explicit RawSocket(int port, bool small_receive_buffer = false);
   ~RawSocket();
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
@@ -32,9 +35,6 @@ class RawSocket {
   bool ReceiveUntil(std::string_view text, Millis timeout);
   /// Receives until the server closes; false at the deadline.
   bool ReceiveUntilClosed(Millis timeout);
-  /// Makes the receive buffer small, so that a client that stops reading
-  /// pushes back on the server soon.
-  void ShrinkReceiveBuffer();
   void Close();
 
   const std::string& received() const { return received_; }

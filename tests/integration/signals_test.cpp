@@ -74,9 +74,11 @@ TEST_F(SignalsTest, IntStopsQuicklyEvenWithARequestInFlight) {
 TEST_F(SignalsTest, TermWhenIdleStopsPromptlyAndRunsExitHooks) {
   Valved* valved = StartServing({"-f", Fixture("hello.R"), "-n", "2", "--n-min", "2", "-w", "2"});
   ASSERT_NE(valved, nullptr);
+  // Ready, not merely running: a child still starting has no API loaded, so
+  // it is killed, not asked to run exit hooks.
   ASSERT_TRUE(Eventually(
-      60s, [&] { return valved->RChildPids().size() == 2; }, "2 R children running"));
-  std::vector<pid_t> children = valved->RChildPids();
+      60s, [&] { return valved->ReadyRChildPids().size() == 2; }, "2 R children ready"));
+  std::vector<pid_t> children = valved->ReadyRChildPids();
   auto signalled = SteadyClock::now();
   valved->Signal(SIGTERM);
   std::optional<int> status = valved->WaitExit(30s);
