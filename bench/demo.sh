@@ -68,6 +68,13 @@ for burst in first second third; do
   printf '| warm (n_min %s), %s burst | 2 | %s | %s/%s |\n' "$N" "$burst" "$wall" "$ok" "$N"
 done
 stop_valved
+# The same with `warmup: true`: each child has run plumber's code twice
+# before it reports ready.
+start_valved --n-min "$N" --max-spawning 2 --warmup
+wait_ready "$N"
+read -r wall ok < <(fire)
+printf '| warm (n_min %s), warmup on, first burst | 2 | %s | %s/%s |\n' "$N" "$wall" "$ok" "$N"
+stop_valved
 for spawn in $SPAWNS; do
   start_valved --n-min 1 --max-spawning "$spawn"
   wait_ready 1

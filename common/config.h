@@ -30,6 +30,7 @@ struct Config {
   Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child
   Duration graceful_timeout = std::chrono::seconds(30);  ///< TERM: in-flight requests get this long
   int max_requests = 0;             ///< recycle a child after this many requests (0: never)
+  bool warmup = false;              ///< two router calls before ready (R compiles plumber's code)
   int64_t max_memory = 0;           ///< recycle a child whose RSS passes this many bytes (0: never)
   int max_requests_jitter = 0;      ///< random 0..jitter added to max_requests per child
   std::string rscript = "Rscript";  ///< the R front end used to start children

@@ -120,6 +120,7 @@ RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) 
                    config.host,
                    config.port};
   spec.run_as = ChildIdentity(config, geteuid());
+  spec.warmup = config.warmup;
   return spec;
 }
 

@@ -51,7 +51,8 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
   Poco::Process::Env env = {{"VALVED_READY_TOKEN", token},
                             {"VALVED_HOST", spec_.public_host},
                             {"VALVED_PORT", std::to_string(spec_.public_port)},
-                            {"VALVED_CHILD_ID", std::to_string(id)}};
+                            {"VALVED_CHILD_ID", std::to_string(id)},
+                            {"VALVED_WARMUP", spec_.warmup ? "1" : "0"}};
   std::string command = spec_.rscript;
   if (spec_.run_as) {
     args = RunAsArgs(*spec_.run_as, spec_.rscript, args);

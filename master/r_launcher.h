@@ -24,6 +24,7 @@ struct RLaunchSpec {
   std::string working_dir;      ///< the API's directory
   std::string public_host;      ///< where valved serves, for plumber's docs URL
   int public_port = 0;
+  bool warmup = false;  ///< Config::warmup
   // Initialised so that positional initialisers that stop before them stay
   // free of -Wmissing-field-initializers.
   std::optional<Identity> run_as = std::nullopt;  ///< the user R runs as; nullopt: as the master

@@ -253,9 +253,10 @@ warm_up_request <- function() {
 # requests a process serves: measured here, they take ~30 and ~40 ms instead
 # of ~2 ms. Two requests through the router before the child says it is ready
 # move that cost to start-up, where no client waits for it. The API's filters
-# see them (a 404 for GET /__valved_warmup__); VALVED_WARMUP=0 turns this off.
+# see them (a 404 for GET /__valved_warmup__), so it runs only when the
+# `warmup` setting is on (VALVED_WARMUP=1).
 warm_up <- function(pr) {
-  if (identical(Sys.getenv("VALVED_WARMUP", unset = "1"), "0")) return(invisible(NULL))
+  if (!identical(Sys.getenv("VALVED_WARMUP"), "1")) return(invisible(NULL))
   for (i in 1:2) tryCatch(pr$call(warm_up_request()), error = function(e) NULL)
   invisible(NULL)
 }

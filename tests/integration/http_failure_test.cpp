@@ -19,21 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class HttpFailureTest : public ValvedTest {
+class HttpFailureTest : public HttpTest {
  protected:
-  Valved* StartHttp(std::vector<std::string> extra, int children = 1) {
-    std::vector<std::string> args = {
-        "-f",      Fixture("http.R"),        "-n", std::to_string(children),
-        "--n-min", std::to_string(children), "-w", "1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    Valved* valved = StartServing(args);
-    if (valved && !Eventually(
-                      60s, [&] { return valved->RChildPids().size() == size_t(children); },
-                      "all R children running"))
-      return nullptr;
-    return valved;
-  }
-
   /// Waits until the master has leased a child `count` times in all.
   bool LeasedTimes(const Valved& valved, size_t count) {
     return Eventually(
@@ -49,7 +36,7 @@ class HttpFailureTest : public ValvedTest {
 };
 
 TEST_F(HttpFailureTest, SlowlorisHeadIsCutOffWithinHeaderTimeout) {
-  Valved* valved = StartHttp({"--header-timeout", "1s"});
+  Valved* valved = StartHttp(1, {"--header-timeout", "1s"});
   ASSERT_NE(valved, nullptr);
   RawSocket client(valved->port());
   auto start = SteadyClock::now();
@@ -69,7 +56,7 @@ TEST_F(HttpFailureTest, SlowlorisHeadIsCutOffWithinHeaderTimeout) {
 }
 
 TEST_F(HttpFailureTest, IdleKeepAliveConnectionIsClosedAfterKeepaliveTimeout) {
-  Valved* valved = StartHttp({"--keepalive-timeout", "1s"});
+  Valved* valved = StartHttp(1, {"--keepalive-timeout", "1s"});
   ASSERT_NE(valved, nullptr);
   RawSocket client(valved->port());
   client.Send("GET /ping HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -82,7 +69,7 @@ TEST_F(HttpFailureTest, IdleKeepAliveConnectionIsClosedAfterKeepaliveTimeout) {
 }
 
 TEST_F(HttpFailureTest, QueueTimeoutGives503WithRetryAfter) {
-  Valved* valved = StartHttp({"--queue-timeout", "1s", "--log-level", "debug"});
+  Valved* valved = StartHttp(1, {"--queue-timeout", "1s", "--log-level", "debug"});
   ASSERT_NE(valved, nullptr);
   RawSocket busy(valved->port());
   busy.Send("GET /sleep?s=3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
@@ -102,7 +89,7 @@ TEST_F(HttpFailureTest, QueueTimeoutGives503WithRetryAfter) {
 
 TEST_F(HttpFailureTest, FullQueueGives503AtOnce) {
   Valved* valved =
-      StartHttp({"--max-queue", "1", "--queue-timeout", "30s", "--log-level", "debug"});
+      StartHttp(1, {"--max-queue", "1", "--queue-timeout", "30s", "--log-level", "debug"});
   ASSERT_NE(valved, nullptr);
   RawSocket busy(valved->port());
   busy.Send("GET /sleep?s=2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
@@ -123,7 +110,7 @@ TEST_F(HttpFailureTest, FullQueueGives503AtOnce) {
 }
 
 TEST_F(HttpFailureTest, SilentChildGives504AndIsReplaced) {
-  Valved* valved = StartHttp({"--timeout", "1s"});
+  Valved* valved = StartHttp(1, {"--timeout", "1s"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   HttpResponse slow = HttpGet(valved->port(), "/sleep?s=30", 30s);
@@ -141,7 +128,7 @@ TEST_F(HttpFailureTest, SilentChildGives504AndIsReplaced) {
 }
 
 TEST_F(HttpFailureTest, ChildDyingMidRequestGives502AndIsReplaced) {
-  Valved* valved = StartHttp({});
+  Valved* valved = StartHttp(1, {});
   ASSERT_NE(valved, nullptr);
   ExpectLogErrors("killed by signal 9");
   pid_t before = PidOf(*valved);
@@ -162,7 +149,7 @@ TEST_F(HttpFailureTest, ChildDyingMidRequestGives502AndIsReplaced) {
 // the R process.
 TEST_F(HttpFailureTest, RequestRRefusesDoesNotCondemnTheChild) {
   setenv("VALVED_TEST_MAX_REQUEST_SIZE", "1000", 1);
-  Valved* valved = StartHttp({});
+  Valved* valved = StartHttp(1, {});
   unsetenv("VALVED_TEST_MAX_REQUEST_SIZE");
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
@@ -174,7 +161,7 @@ TEST_F(HttpFailureTest, RequestRRefusesDoesNotCondemnTheChild) {
 }
 
 TEST_F(HttpFailureTest, ClientLeavingMidUploadFreesTheChildAtOnce) {
-  Valved* valved = StartHttp({"--log-level", "debug"});
+  Valved* valved = StartHttp(1, {"--log-level", "debug"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   {
@@ -191,7 +178,7 @@ TEST_F(HttpFailureTest, ClientLeavingMidUploadFreesTheChildAtOnce) {
 }
 
 TEST_F(HttpFailureTest, ClientLeavingWhileRWorksFreesTheChildWhenRIsDone) {
-  Valved* valved = StartHttp({"--log-level", "debug"});
+  Valved* valved = StartHttp(1, {"--log-level", "debug"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   {
@@ -208,7 +195,7 @@ TEST_F(HttpFailureTest, ClientLeavingWhileRWorksFreesTheChildWhenRIsDone) {
 // One connection per request to R: whatever R still had to say to a client
 // that left can never be read as the start of another client's response.
 TEST_F(HttpFailureTest, ClientLeavingMidResponseLeaksNothingToTheNextClient) {
-  Valved* valved = StartHttp({});
+  Valved* valved = StartHttp(1, {});
   ASSERT_NE(valved, nullptr);
   for (int i = 0; i < 3; ++i) {
     {
@@ -224,7 +211,7 @@ TEST_F(HttpFailureTest, ClientLeavingMidResponseLeaksNothingToTheNextClient) {
 }
 
 TEST_F(HttpFailureTest, ClientThatStopsReadingIsCutOffAndTheChildFreed) {
-  Valved* valved = StartHttp({"--timeout", "2s"});
+  Valved* valved = StartHttp(1, {"--timeout", "2s"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   RawSocket stalled(valved->port(), /*small_receive_buffer=*/true);

@@ -15,21 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class HttpProxyTest : public ValvedTest {
+class HttpProxyTest : public HttpTest {
  protected:
-  /// valved with the HTTP fixture, one worker and `children` R processes ready.
-  Valved* StartHttp(int children = 1, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "-f",      Fixture("http.R"),        "-n", std::to_string(children),
-        "--n-min", std::to_string(children), "-w", "1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    Valved* valved = StartServing(args);
-    if (valved && !Eventually(
-                      60s, [&] { return valved->RChildPids().size() == size_t(children); },
-                      "all R children running"))
-      return nullptr;
-    return valved;
-  }
 };
 
 TEST_F(HttpProxyTest, KeepAliveServesManyRequestsOnOneConnection) {

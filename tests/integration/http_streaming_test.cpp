@@ -18,21 +18,8 @@ using namespace std::chrono_literals;
 constexpr int64_t kGiB = int64_t{1} << 30;
 constexpr int64_t kWorkerRssLimitKib = 64 * 1024;
 
-class HttpStreamingTest : public ValvedTest {
+class HttpStreamingTest : public HttpTest {
  protected:
-  Valved* StartHttp(int children, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "-f",      Fixture("http.R"),        "-n", std::to_string(children),
-        "--n-min", std::to_string(children), "-w", "1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    Valved* valved = StartServing(args);
-    if (valved && !Eventually(
-                      60s, [&] { return valved->RChildPids().size() == size_t(children); },
-                      "all R children running"))
-      return nullptr;
-    return valved;
-  }
-
   pid_t WorkerPid(const Valved& valved) {
     std::vector<ProcInfo> workers = valved.Workers();
     return workers.size() == 1 ? workers[0].pid : 0;

@@ -192,4 +192,17 @@ int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
+Valved* HttpTest::StartHttp(int children, std::vector<std::string> extra) {
+  std::vector<std::string> args = {
+      "-f",      Fixture("http.R"),        "-n", std::to_string(children),
+      "--n-min", std::to_string(children), "-w", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Valved* valved = StartServing(args);
+  bool ready = valved && Eventually(
+                             std::chrono::seconds(60),
+                             [&] { return valved->ReadyRChildPids().size() == size_t(children); },
+                             "all R children ready");
+  return ready ? valved : nullptr;
+}
+
 }  // namespace valved::itest

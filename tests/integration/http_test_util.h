@@ -12,6 +12,14 @@
 
 namespace valved::itest {
 
+/// Tests against tests/fixtures/http.R.
+class HttpTest : public ValvedTest {
+ protected:
+  /// valved with the HTTP fixture, one worker and `children` R children
+  /// ready (not merely started), plus `extra` flags; nullptr on failure.
+  Valved* StartHttp(int children = 1, std::vector<std::string> extra = {});
+};
+
 /// A blocking loopback TCP client that keeps every byte it receives, for
 /// what HttpConnection cannot do: see a 100 Continue, read a stream without
 /// storing it, stop reading, or wait for the server's close with a deadline.
