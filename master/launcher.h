@@ -20,7 +20,8 @@ class Launcher {
   /// The last lines the child printed, read to the end of what is buffered
   /// (call after its exit so an error message is complete). "" if none.
   virtual std::string OutputTail(uint64_t id) = 0;
-  /// The child is gone for good: drop what was kept for it.
+  /// The child is gone for good (reaped): drop what was kept for it and
+  /// remove its socket file.
   virtual void Forget(uint64_t id) = 0;
 };
 

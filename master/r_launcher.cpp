@@ -70,6 +70,7 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
     throw std::runtime_error("cannot start " + command + ": " + e.displayText());
   }
   in.close();  // R gets EOF on stdin
+  sockets_[id] = socket_path;
   outputs_[id] =
       std::make_unique<ChildOutput>(base_, id, TakeReadEnd(out), TakeReadEnd(err),
                                     "valved-ready " + token, [this, id] { on_ready_(id); });
@@ -87,7 +88,15 @@ std::string RLauncher::OutputTail(uint64_t id) {
   return it == outputs_.end() ? "" : it->second->Tail();
 }
 
-void RLauncher::Forget(uint64_t id) { outputs_.erase(id); }
+// A child killed by a signal cannot remove its socket file; the next child
+// gets a new path anyway, but a long-running server must not collect them.
+void RLauncher::Forget(uint64_t id) {
+  outputs_.erase(id);
+  if (auto it = sockets_.find(id); it != sockets_.end()) {
+    ::unlink(it->second.c_str());
+    sockets_.erase(it);
+  }
+}
 
 std::string FindLauncherScript() {
   if (const char* env = std::getenv("VALVED_LAUNCHER"); env && *env) return env;

@@ -49,6 +49,7 @@ class RLauncher final : public Launcher {
   RLaunchSpec spec_;
   std::function<void(uint64_t)> on_ready_;
   std::map<uint64_t, std::unique_ptr<ChildOutput>> outputs_;
+  std::map<uint64_t, std::string> sockets_;  // removed when the child is forgotten
 };
 
 /// Where launcher.R is: $VALVED_LAUNCHER, else the installed copy, else the
