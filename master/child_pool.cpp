@@ -129,11 +129,17 @@ void ChildPool::BackOff() {
                        << " time(s) in a row; next start in " << Seconds(delay) << "s";
 }
 
+// Most recently idle first (LIFO), but a child due for replacement only when
+// no other is free: it should serve as little as possible past its limit.
 RChild* ChildPool::PickIdle() {
   RChild* best = nullptr;
+  auto better = [](const RChild& a, const RChild* b) {
+    if (!b) return true;
+    if (a.retire_reason.empty() != b->retire_reason.empty()) return a.retire_reason.empty();
+    return a.state_since > b->state_since;
+  };
   for (auto& [id, child] : children_) {
-    if (child->state != ChildState::kReady) continue;
-    if (!best || child->state_since > best->state_since) best = child.get();
+    if (child->state == ChildState::kReady && better(*child, best)) best = child.get();
   }
   return best;
 }

@@ -367,6 +367,21 @@ TEST_F(ChildPoolTest, LeasesOfADeadWorkerAreRevoked) {
   Check();
 }
 
+TEST_F(ChildPoolTest, AChildDueForReplacementIsPickedOnlyWhenNoOtherIsFree) {
+  config_.n_min = 2;
+  config_.max_requests = 1;
+  pool().Start();
+  pool().OnReady(1);
+  clock_.Advance(1s);
+  pool().OnReady(2);
+  pool().Lease(*pool().PickIdle(), {1, 1});  // child 2, the most recently idle
+  pool().Release(2, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  ASSERT_FALSE(pool().Find(2)->retire_reason.empty());
+  EXPECT_EQ(pool().PickIdle()->id, 1u);
+  pool().Lease(*pool().PickIdle(), {1, 2});
+  EXPECT_EQ(pool().PickIdle()->id, 2u) << "still serves when nothing else is free";
+}
+
 TEST_F(ChildPoolTest, PicksTheMostRecentlyIdleChild) {
   config_.n_min = 2;
   pool().Start();
