@@ -1,5 +1,6 @@
 #include "common/net.h"
 
+#include <linux/filter.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -62,6 +63,18 @@ void CheckPortFree(const std::string& host, int port) {
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   // Without SO_REUSEPORT, bind() fails if anything listens there already.
   if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) == -1) Fail(host, port, "bind", errno);
+}
+
+bool SteerReusePort(int fd, size_t first_n) {
+  if (first_n == 0) return false;
+  sock_filter code[] = {
+      // A = a random number; A = A % first_n; return A (the socket's index).
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<uint32_t>(first_n)),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  sock_fprog program = {static_cast<unsigned short>(std::size(code)), code};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) == 0;
 }
 
 bool UnixSocketAccepts(const std::string& path) {

@@ -17,6 +17,13 @@ UniqueFd ListenReusePort(const std::string& host, int port);
 /// port between two servers of the same user.
 void CheckPortFree(const std::string& host, int port);
 
+/// Sends new connections of `fd`'s SO_REUSEPORT group only to the group's
+/// first `first_n` sockets (in the order they started listening), chosen at
+/// random. Used before a worker slot (the last socket) is retired: closing a
+/// socket resets the connections queued on it, so none may be queued there
+/// when its worker drains and exits. Returns false (errno set) on failure.
+bool SteerReusePort(int fd, size_t first_n);
+
 /// Whether a connect() to the Unix socket at `path` is accepted (or queued)
 /// right now. Never blocks.
 bool UnixSocketAccepts(const std::string& path);

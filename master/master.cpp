@@ -201,11 +201,11 @@ void Master::OnHup() {
 void Master::BeginReload(Config next) {
   ApiLocation api = LocateApi(next.file);
   bool moved = next.host != config_.host || next.port != config_.port;
-  bool resized = next.workers != static_cast<int>(supervisor_->slots());
   std::vector<UniqueFd> listeners;
-  if (moved) CheckPortFree(next.host, next.port);
-  if (moved || resized) {
-    // Same address: the new sockets join the old ones' SO_REUSEPORT group.
+  if (moved) {
+    // A new address: a new set of sockets. (Same address: the slots keep
+    // theirs, so nothing queued on them is lost; see ResizeWorkers().)
+    CheckPortFree(next.host, next.port);
     for (int i = 0; i < next.workers; ++i)
       listeners.push_back(ListenReusePort(next.host, next.port));
   }
@@ -243,22 +243,38 @@ void Master::AdvanceReload() {
     api_ = LocateApi(config_.file);
     reload_.reset();
   } else if (pool_->api_verified()) {
+    bool moved = !reload_->listeners.empty();
+    if (!moved) ResizeWorkers(false);  // retire extra slots before they get new workers
     supervisor_->ReplaceAll(std::move(reload_->listeners));
+    if (!moved) ResizeWorkers(true);
     Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
     reload_.reset();
   }
 }
 
+// Brings the number of worker slots to config_.workers: removing (TTOU's
+// way, draining the last socket first) or adding.
+void Master::ResizeWorkers(bool grow) {
+  size_t want = static_cast<size_t>(std::max(config_.workers, 1));
+  while (!grow && supervisor_->slots() > want) supervisor_->RemoveSlot();
+  while (grow && supervisor_->slots() < want)
+    supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+}
+
 void Master::OnTtin() {
   if (stop_) return;
-  supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
-  config_.workers = static_cast<int>(supervisor_->slots());
+  ++config_.workers;
+  ResizeWorkers(true);
 }
 
 void Master::OnTtou() {
   if (stop_) return;
-  supervisor_->RemoveSlot();
-  config_.workers = static_cast<int>(supervisor_->slots());
+  if (config_.workers <= 1) {
+    Log(LogLevel::kWarn) << "TTOU: only one worker left; keeping it";
+    return;
+  }
+  --config_.workers;
+  ResizeWorkers(false);
 }
 
 void Master::OnUsr1() {

@@ -81,6 +81,7 @@ class Master final : public LeaseSink {
   void OnHup();
   void OnTtin();
   void OnTtou();
+  void ResizeWorkers(bool grow);
   void BeginReload(Config next);
   void AdvanceReload();
   RLaunchSpec LaunchSpecFor(const Config& config, const ApiLocation& api) const;

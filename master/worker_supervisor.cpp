@@ -21,6 +21,7 @@
 
 #include "common/exit_status.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/settings.h"
 
 namespace valved::master {
@@ -220,7 +221,15 @@ void WorkerSupervisor::CloseListeners() {
 
 void WorkerSupervisor::AddSlot(UniqueFd listener) {
   slots_.push_back(Slot{std::move(listener)});
+  Steer(slots_.size());
   Fork(slots_.size() - 1);
+}
+
+void WorkerSupervisor::Steer(size_t first_n) {
+  if (slots_.empty() || !slots_[0].listener) return;
+  if (!SteerReusePort(slots_[0].listener.get(), first_n))
+    Log(LogLevel::kWarn) << "cannot steer connections to " << first_n
+                         << " listening sockets: " << ErrnoString(errno);
 }
 
 void WorkerSupervisor::RemoveSlot() {
@@ -229,6 +238,9 @@ void WorkerSupervisor::RemoveSlot() {
     return;
   }
   size_t last = slots_.size() - 1;
+  // New connections go to the other sockets from now on; the quitting worker
+  // takes what is already queued on its own before it closes it.
+  Steer(last);
   for (auto& worker : workers_) {
     if (worker->slot == last) Quit(*worker, true);
   }

@@ -86,6 +86,8 @@ class WorkerSupervisor {
   };
 
   void Fork(size_t slot);
+  /// New connections go to the first `first_n` slots' sockets only.
+  void Steer(size_t first_n);
   bool SlotHasWorker(size_t slot) const;
   void Quit(Worker& worker, bool graceful);
   void OnMessage(Worker& worker, const ipc::Message& message);
