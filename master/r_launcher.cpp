@@ -53,13 +53,11 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
                             {"VALVED_PORT", std::to_string(spec_.public_port)},
                             {"VALVED_CHILD_ID", std::to_string(id)},
                             {"VALVED_WARMUP", spec_.warmup ? "1" : "0"}};
-  std::string command = spec_.rscript;
-  if (spec_.run_as) {
-    args = RunAsArgs(*spec_.run_as, spec_.rscript, args);
-    // /proc/self/exe, resolved in the forked child before exec, is the
-    // master's own image even after a package upgrade replaced the file.
-    command = spec_.valved_exe.empty() ? "/proc/self/exe" : spec_.valved_exe;
-  }
+  // R starts through `valved run-as` (its own process group, the configured
+  // user). /proc/self/exe, resolved in the forked child before exec, is the
+  // master's own image even after a package upgrade replaced the file.
+  args = RunAsArgs(spec_.run_as, spec_.rscript, args);
+  std::string command = spec_.valved_exe.empty() ? "/proc/self/exe" : spec_.valved_exe;
   Poco::Pipe in, out, err;
   pid_t pid;
   try {
@@ -77,8 +75,12 @@ pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
   return pid;
 }
 
+// The child leads its own process group once `valved run-as` ran; until then
+// (ESRCH for the group) only the process itself can be signalled.
 void RLauncher::Signal(pid_t pid, int signo) {
-  if (pid > 0 && ::kill(pid, signo) == -1 && errno != ESRCH) {
+  if (pid <= 0) return;
+  if (::kill(-pid, signo) == 0) return;
+  if (::kill(pid, signo) == -1 && errno != ESRCH) {
     Log(LogLevel::kWarn) << "kill(" << pid << ", " << signo << ") failed: " << ErrnoString(errno);
   }
 }

@@ -1,5 +1,6 @@
 #include "master/run_as.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,10 +30,16 @@ void SetUserEnvironment(const Identity& identity) {
 
 }  // namespace
 
-std::vector<std::string> RunAsArgs(const Identity& identity, const std::string& program,
+std::vector<std::string> RunAsArgs(const std::optional<Identity>& identity,
+                                   const std::string& program,
                                    const std::vector<std::string>& args) {
-  std::vector<std::string> out = {"run-as", "--user=" + identity.user, "--group=" + identity.group,
-                                  "--", program};
+  std::vector<std::string> out = {"run-as"};
+  if (identity) {
+    out.push_back("--user=" + identity->user);
+    out.push_back("--group=" + identity->group);
+  }
+  out.push_back("--");
+  out.push_back(program);
   out.insert(out.end(), args.begin(), args.end());
   return out;
 }
@@ -53,7 +60,7 @@ std::optional<RunAsRequest> ParseRunAsArgs(int argc, char** argv, std::string* e
     }
   }
   for (++i; i < argc; ++i) request.command.emplace_back(argv[i]);
-  if (request.user.empty()) *error = "--user=USER is required";
+  if (request.user.empty() && !request.group.empty()) *error = "--group=GROUP needs --user=USER";
   if (request.command.empty()) *error = "no program to run after \"--\"";
   if (!error->empty()) return std::nullopt;
   return request;
@@ -63,9 +70,26 @@ int RunAsMain(int argc, char** argv) {
   std::string error;
   std::optional<RunAsRequest> request = ParseRunAsArgs(argc, argv, &error);
   if (!request) return Fail(kExitUsage, error);
+  // Its own process group: the master can then stop R together with any
+  // process R started (and the R front end's own helpers while it starts),
+  // and a Ctrl-C in a terminal reaches only the master, which stops R in order.
+  setpgid(0, 0);
+  signal(SIGPIPE, SIG_DFL);  // the master ignores it; R expects the default
+  if (!request->user.empty()) {
+    if (int code = SwitchUser(*request); code != kExitOk) return code;
+  }
+  std::vector<char*> args;
+  for (std::string& arg : request->command) args.push_back(arg.data());
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  return Fail(kExitOsErr,
+              "cannot run " + request->command[0] + ": execvp() failed: " + std::strerror(errno));
+}
+
+int SwitchUser(const RunAsRequest& request) {
   Identity identity;
   try {
-    identity = ResolveIdentity(request->user, request->group);
+    identity = ResolveIdentity(request.user, request.group);
   } catch (const ConfigError& e) {
     return Fail(kExitConfig, e.what());
   }
@@ -75,12 +99,7 @@ int RunAsMain(int argc, char** argv) {
     return Fail(kExitOsErr, "cannot run as user " + identity.user + ": " + e.what());
   }
   SetUserEnvironment(identity);
-  std::vector<char*> args;
-  for (std::string& arg : request->command) args.push_back(arg.data());
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  return Fail(kExitOsErr,
-              "cannot run " + request->command[0] + ": execvp() failed: " + std::strerror(errno));
+  return kExitOk;
 }
 
 }  // namespace valved::master

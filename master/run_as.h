@@ -27,17 +27,21 @@ struct RunAsRequest {
 /// The arguments (after the valved binary itself) that run `program` with
 /// `args` as `identity`: {"run-as", "--user=U", "--group=G", "--", program,
 /// args...}.
-std::vector<std::string> RunAsArgs(const Identity& identity, const std::string& program,
+std::vector<std::string> RunAsArgs(const std::optional<Identity>& identity,
+                                   const std::string& program,
                                    const std::vector<std::string>& args);
 
 /// Parses argv (argv[1] is "run-as"). On failure returns nullopt and sets
 /// *error.
 std::optional<RunAsRequest> ParseRunAsArgs(int argc, char** argv, std::string* error);
 
-/// Runs the mode: returns only on failure, after printing "valved run-as:
-/// <why>" on stderr (which the master logs as the child's output): 64 for a
-/// bad command line, 78 for an unknown user, 71 when switching user or exec
-/// failed.
+/// Drops privileges to request.user/group and sets HOME, USER, LOGNAME.
+/// Returns 0, or prints why and returns 78 (unknown user) or 71 (failed).
+int SwitchUser(const RunAsRequest& request);
+
+/// Runs the mode (a new process group, the user if given, then exec): returns only on failure,
+/// after printing "valved run-as: <why>" on stderr (which the master logs as the child's output):
+/// 64 for a bad command line, 78 for an unknown user, 71 when switching user or exec failed.
 int RunAsMain(int argc, char** argv);
 
 }  // namespace valved::master
