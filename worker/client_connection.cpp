@@ -24,6 +24,10 @@ constexpr size_t kFeedChunk = 16 * 1024;
 constexpr Duration kLingerTime = std::chrono::seconds(2);
 // Request targets longer than this are cut in log lines.
 constexpr size_t kLoggedTargetLength = 120;
+// Leases tried per request when connecting to the granted child fails (it
+// died after the master's last look at it). The bound stops the loop when
+// children die faster than the master notices.
+constexpr int kMaxConnectAttempts = 3;
 
 std::string SecondsText(Duration d) {
   std::ostringstream out;
@@ -52,12 +56,25 @@ ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, std::strin
 
 ClientConnection::~ClientConnection() = default;
 
+// Only a connection that has been served and sits between requests may be
+// closed unasked (as nginx does): its client knows keep-alive connections
+// can close. A new connection was accepted to be served, and header_timeout
+// still bounds one that sends nothing. The socket is looked at, not just what
+// libevent has read, because a request may be waiting there already.
 void ClientConnection::OnQuit() {
   bool between_requests =
       phase_ == Phase::kIdle || (phase_ == Phase::kReadingHead && !parser_.in_message());
-  if (!between_requests) return;  // answered with Connection: close, then closed
-  bool unsent = evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0;
-  unsent ? CloseAfterWrite() : CloseNow();
+  // Otherwise answered with Connection: close (or 408), then closed.
+  if (!between_requests || !served_ || ClientBytesPending()) return;
+  Unsent() > 0 ? CloseAfterWrite() : CloseNow();
+}
+
+// True when request bytes wait, read by libevent or still in the socket (an
+// EOF or error counts as nothing: the read event will report it).
+bool ClientConnection::ClientBytesPending() const {
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) return true;
+  char byte;
+  return ::recv(bufferevent_getfd(bev_.get()), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 // --- libevent entry points -------------------------------------------------
@@ -155,6 +172,12 @@ void ClientConnection::OnRequestHead() {
   ForgetExchange();
   req_ = host_.NextRequestId();
   started_at_ = std::chrono::steady_clock::now();
+  AcquireLease();
+}
+
+// The parser stays paused at the end of the head until a child is connected,
+// so the body is still unread in the input buffer while the lease is sought.
+void ClientConnection::AcquireLease() {
   phase_ = Phase::kWaitingForLease;
   Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
   host_.master().Acquire(req_, [this](const MasterLink::LeaseAnswer& answer) {
@@ -178,11 +201,23 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
   std::string error;
   if (!upstream_->Start(ChildRequestHead(head, client_address_), head.chunked, &error)) {
     host_.graveyard().Bury(std::move(upstream_));
-    return RespondError(502, "could not connect to the R process");
+    return OnConnectFailed();
   }
   phase_ = Phase::kProxying;
   parser_.Resume();
   ParseInput();  // the body, or the end of a bodyless request
+}
+
+// The lease has been released broken, which makes the master check the
+// child. No request byte reached R, so the request can ask for another child
+// (under the same id: the master knows the old lease is over) instead of
+// failing for a death that was not its doing.
+void ClientConnection::OnConnectFailed() {
+  child_id_ = 0;
+  if (++connect_attempts_ >= kMaxConnectAttempts)
+    return RespondError(502, "could not connect to the R process");
+  Log(LogLevel::kInfo) << LogPrefix() << ": asking for another child";
+  AcquireLease();
 }
 
 void ClientConnection::OnRequestBody(std::string_view data) {
@@ -205,6 +240,7 @@ void ClientConnection::ForgetExchange() {
   status_ = 0;
   body_bytes_ = 0;
   child_id_ = 0;
+  connect_attempts_ = 0;
 }
 
 void ClientConnection::StartIdle() {
@@ -244,6 +280,7 @@ void ClientConnection::OnResponseEnd() {
   if (framing_ == BodyFraming::kChunked) Write(kLastChunk);
   LogAccess(status_);
   host_.graveyard().Bury(std::move(upstream_));
+  served_ = true;
   if (!keep_alive_ || host_.quitting() || client_eof_) return CloseAfterWrite();
   StartIdle();
   ParseInput();  // a pipelined request may be waiting already

@@ -68,7 +68,8 @@ class ClientConnection final : private Upstream::Sink {
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
-  /// QUIT: an idle connection closes now; a busy one after its response.
+  /// QUIT: a keep-alive connection between requests with nothing pending
+  /// closes now; any other one is served once more (Connection: close).
   void OnQuit();
   Phase phase() const { return phase_; }
 
@@ -86,12 +87,15 @@ class ClientConnection final : private Upstream::Sink {
   bool HandleParsed(RequestParser::Result result);
   void StartRequest();
   void OnRequestHead();
+  void AcquireLease();
   void OnLeaseAnswer(const MasterLink::LeaseAnswer& answer);
   void StartProxying(const ipc::Grant& grant);
+  void OnConnectFailed();
   void OnRequestBody(std::string_view data);
   void OnRequestComplete();
   void ForgetExchange();
   void StartIdle();
+  bool ClientBytesPending() const;
 
   // Upstream::Sink.
   void OnResponseHead(const ResponseHead& head) override;
@@ -132,6 +136,8 @@ class ClientConnection final : private Upstream::Sink {
   bool client_eof_ = false;        // the client shut its sending side
   std::unique_ptr<Upstream> upstream_;
   uint64_t child_id_ = 0;
+  int connect_attempts_ = 0;  // leases granted whose child could not be connected to
+  bool served_ = false;       // a response has been completed on this connection
 
   // The current response.
   bool head_sent_ = false;  // a final head went out; an error status can no longer

@@ -21,9 +21,12 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  /// Stops accepting for good and closes this process's copy of the socket.
-  /// The master keeps its copy, so connections still queued are not dropped:
-  /// the next worker in this slot accepts them.
+  /// Stops accepting for good: first takes the connections the kernel has
+  /// already completed (they are handed to the accept handler like any other),
+  /// then closes this process's copy of the socket. Taking them matters when
+  /// this copy is the last one (TTOU: the master dropped the slot), where the
+  /// close would reset them; when the master keeps the socket for a new
+  /// worker, later arrivals stay queued for that worker.
   void StopAccepting();
   bool accepting() const { return listener_ != nullptr; }
 
@@ -32,6 +35,8 @@ class Listener {
                        void* arg);
   static void OnError(evconnlistener*, void* arg);
   static void OnResume(evutil_socket_t, short, void* arg);
+  int AcceptQueued();
+  void Deliver(evutil_socket_t fd, sockaddr* address, int length);
 
   AcceptHandler on_accept_;
   EventPtr resume_;

@@ -39,7 +39,8 @@ inline constexpr size_t kMaxBuffered = 256 * 1024;
 class Upstream {
  public:
   enum class Failure {
-    kConnectFailed,     ///< the child's socket refused or vanished: 502, released broken
+    kConnectFailed,     ///< a connect still in progress failed: 502, released broken (one
+                        ///< that fails at once is no Failure: see Start())
     kBroken,            ///< the child closed, reset or sent garbage mid-response: 502, broken
     kTimedOut,          ///< the child made no progress for `timeout`: 504, timed_out
     kClientStalled,     ///< the client's request body stopped arriving: 408, released ok
@@ -81,7 +82,9 @@ class Upstream {
 
   /// Connects to the child and queues `request_head`. When the connect fails
   /// at once, the lease is released broken, *error says why and false is
-  /// returned (the sink is not called).
+  /// returned (the sink is not called): no request byte left, so the caller
+  /// may lease another child. (A connect to a Unix socket never stays in
+  /// progress on Linux, so this is how a dead child's refusal shows.)
   bool Start(const std::string& request_head, bool chunked_body, std::string* error);
   /// Queues request body bytes (chunk-framed when the request is chunked).
   void WriteBody(std::string_view data);

@@ -581,19 +581,28 @@ TEST_F(LifecycleTest, ChaosRandomRChildKilledEverySecondFailsOnlyTheirRequests) 
   load.Stop();
 
   std::vector<Outcome> failures = load.failures();
-  int bad_gateway = 0;
-  for (const Outcome& o : failures) bad_gateway += o.status == 502;
+  // A child killed while writing its response fails the request after its
+  // head went out: the client sees the body cut short instead of a 502.
+  int bad_gateway = 0, cut_short = 0;
+  for (const Outcome& o : failures) {
+    bad_gateway += o.status == 502;
+    cut_short += o.status == 0 && o.describe.find("incomplete body") != std::string::npos;
+  }
   // A request granted to a child that was just killed, but not reaped yet,
-  // fails to connect: it never reached R, yet it is answered 502 too.
+  // fails to connect: it never reached R, so it asks for another child.
   size_t refused = CountLines(*valved, "502 Bad Gateway: could not connect to the R process");
-  std::cout << "[measure] chaos: 502s that never reached R (connect refused): " << refused << "\n";
+  size_t leased_again = CountLines(*valved, "asking for another child");
+  std::cout << "[measure] chaos: requests leased again after a refused connect: " << leased_again
+            << "; 502s that never reached R: " << refused << "\n";
+  EXPECT_EQ(refused, 0u) << "a request that never reached R failed";
   std::cout << "[measure] chaos: " << killed.size() << " R children SIGKILLed in " << chaos_seconds
             << "s (" << killed_starting
             << " of them not yet ready); requests during chaos=" << during << "; " << load.Summary()
             << "; pool back to n_min " << recover_seconds << "s after the last kill\n";
   EXPECT_TRUE(recovered);
-  EXPECT_EQ(bad_gateway, static_cast<int>(failures.size())) << "every failure is a 502:\n"
-                                                            << load.DescribeFailures();
+  EXPECT_EQ(bad_gateway + cut_short, static_cast<int>(failures.size()))
+      << "every failure is a 502 or a response cut short:\n"
+      << load.DescribeFailures();
   EXPECT_LE(failures.size(), killed.size()) << "at most one failed request per killed child:\n"
                                             << load.DescribeFailures();
   EXPECT_GE(killed.size(), 15u) << "the chaos found children to kill";

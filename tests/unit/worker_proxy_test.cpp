@@ -348,6 +348,31 @@ class WorkerProxyTest : public ::testing::Test {
     return done();
   }
 
+  /// Runs the loop for `duration` (to show that something does not happen).
+  void RunFor(Duration duration) {
+    bool over = false;
+    EventPtr timer(evtimer_new(
+        base_.get(), [](evutil_socket_t, short, void* arg) { *static_cast<bool*>(arg) = true; },
+        &over));
+    timeval tv{static_cast<time_t>(duration.count() / 1000),
+               static_cast<suseconds_t>((duration.count() % 1000) * 1000)};
+    evtimer_add(timer.get(), &tv);
+    RunUntil([&] { return over; });
+  }
+
+  /// Runs the loop for one round of ready events: what was sent is written,
+  /// but what that makes ready on the other end is not handled yet.
+  void RunOnce() { event_base_loop(base_.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK); }
+
+  /// The child holds requests for `target` unanswered (RespondToHeld) and
+  /// answers the others.
+  void HoldRequestsFor(const std::string& target) {
+    child_->respond = [target](const std::string& request) -> std::optional<std::string> {
+      if (request.rfind("GET " + target + " ", 0) == 0) return std::nullopt;
+      return std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    };
+  }
+
   bool RunUntilResponses(TestClient& client, size_t count, bool head_request = false) {
     return RunUntil([&] { return client.Responses(head_request).size() >= count; });
   }
@@ -550,7 +575,35 @@ TEST_F(WorkerProxyTest, SlowButSteadyUploadIsNotTimedOut) {
   EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kOk);
 }
 
-TEST_F(WorkerProxyTest, ConnectFailureGives502AndReleasesBroken) {
+// A child that died after the master last looked at it refuses the connect;
+// nothing reached R, so the request is leased again, body and all.
+TEST_F(WorkerProxyTest, ConnectFailureIsReleasedBrokenAndTheRequestLeasedAgain) {
+  constexpr uint64_t kDeadChild = 9;
+  StartWorker();
+  master_->policy = [this](uint64_t req) -> std::optional<ipc::Message> {
+    if (master_->All<ipc::Acquire>().size() == 1)
+      return ipc::Grant{req, kDeadChild, dir_ + "/dead.sock"};
+    return ipc::Grant{req, kChildId, child_->path()};
+  };
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world");
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 200);
+  ASSERT_EQ(child_->requests.size(), 1u);
+  const std::string& sent = child_->requests[0];
+  EXPECT_EQ(sent.substr(sent.find("\r\n\r\n") + 4), "hello world");
+
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 2; }));
+  auto acquires = master_->All<ipc::Acquire>();
+  ASSERT_EQ(acquires.size(), 2u);
+  EXPECT_EQ(acquires[1].req, acquires[0].req);  // the same request, asking again
+  EXPECT_EQ(Releases()[0].child_id, kDeadChild);
+  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kBroken);  // the master checks it
+  EXPECT_EQ(Releases()[1].child_id, kChildId);
+  EXPECT_EQ(Releases()[1].outcome, ipc::Outcome::kOk);
+}
+
+TEST_F(WorkerProxyTest, ConnectFailingThreeTimesGives502) {
   StartWorker();
   master_->policy = [this](uint64_t req) -> std::optional<ipc::Message> {
     return ipc::Grant{req, kChildId, dir_ + "/missing.sock"};
@@ -560,8 +613,24 @@ TEST_F(WorkerProxyTest, ConnectFailureGives502AndReleasesBroken) {
   ASSERT_TRUE(RunUntil([&] { return client.eof; }));
   ASSERT_EQ(client.Responses().size(), 1u);
   EXPECT_EQ(client.Responses()[0].head.status, 502);
-  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 1; }));
-  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kBroken);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 3; }));
+  for (const ipc::Release& release : Releases()) EXPECT_EQ(release.outcome, ipc::Outcome::kBroken);
+  EXPECT_EQ(master_->All<ipc::Acquire>().size(), 3u);
+}
+
+TEST_F(WorkerProxyTest, ADenyAfterAFailedConnectGives503) {
+  StartWorker();
+  master_->policy = [this](uint64_t req) -> std::optional<ipc::Message> {
+    if (master_->All<ipc::Acquire>().size() == 1)
+      return ipc::Grant{req, kChildId, dir_ + "/missing.sock"};
+    return ipc::Deny{req, ipc::DenyReason::kQueueTimeout};
+  };
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  ASSERT_EQ(client.Responses().size(), 1u);
+  EXPECT_EQ(client.Responses()[0].head.status, 503);
+  EXPECT_EQ(Releases().size(), 1u);
 }
 
 TEST_F(WorkerProxyTest, ClientLeavingWhileQueuedCancelsAndALateGrantIsReleased) {
@@ -773,16 +842,18 @@ TEST_F(WorkerProxyTest, IdleKeepAliveConnectionIsClosedSilently) {
 }
 
 TEST_F(WorkerProxyTest, QuitFinishesInFlightRequestsThenExits) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  HoldRequestsFor("/slow");
   StartWorker();
   TestClient& idle = Connect();
+  idle.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(idle, 1));  // served, now idle between requests
   TestClient& busy = Connect();
-  busy.Send(kGet);
+  busy.Send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
   ASSERT_TRUE(
-      RunUntil([&] { return child_->requests.size() == 1 && worker_->connections() == 2; }));
+      RunUntil([&] { return child_->requests.size() == 2 && worker_->connections() == 2; }));
 
   master_->Send(ipc::Quit{});
-  ASSERT_TRUE(RunUntil([&] { return idle.eof; }));  // idle: closed at once
+  ASSERT_TRUE(RunUntil([&] { return idle.eof; }));  // idle keep-alive: closed at once
   EXPECT_FALSE(worker_->exit_code());
 
   child_->RespondToHeld("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -790,8 +861,75 @@ TEST_F(WorkerProxyTest, QuitFinishesInFlightRequestsThenExits) {
   EXPECT_EQ(*worker_->exit_code(), 0);
   ASSERT_EQ(busy.Responses().size(), 1u);
   EXPECT_EQ(busy.Responses()[0].Field("Connection"), "close");
-  ASSERT_EQ(Releases().size(), 1u);  // sent before the worker exits
-  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kOk);
+  ASSERT_EQ(Releases().size(), 2u);  // sent before the worker exits
+  EXPECT_EQ(Releases()[1].outcome, ipc::Outcome::kOk);
+}
+
+// A connection accepted but not yet heard from was opened to send a request:
+// closing it would reset a request that may already be on its way.
+TEST_F(WorkerProxyTest, QuitServesAConnectionThatHasNotSentItsRequestYet) {
+  StartWorker();
+  TestClient& client = Connect();
+  ASSERT_TRUE(RunUntil([&] { return worker_->connections() == 1; }));
+  master_->Send(ipc::Quit{});
+  RunFor(50ms);
+  EXPECT_FALSE(client.eof);
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  ASSERT_EQ(client.Responses().size(), 1u);
+  EXPECT_EQ(client.Responses()[0].head.status, 200);
+  EXPECT_EQ(client.Responses()[0].Field("Connection"), "close");
+  ASSERT_TRUE(RunUntil([&] { return worker_->exit_code().has_value(); }));
+}
+
+// The QUIT is in the worker's channel before the client's bytes reach its
+// socket, so the worker hears of the QUIT before libevent reads them.
+TEST_F(WorkerProxyTest, QuitServesARequestAlreadyInTheSocketOfAnIdleConnection) {
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  master_->Send(ipc::Quit{});
+  RunOnce();  // writes the QUIT
+  client.Send("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  ASSERT_EQ(client.Responses().size(), 2u) << client.received;
+  EXPECT_EQ(client.Responses()[1].head.status, 200);
+  EXPECT_EQ(client.Responses()[1].Field("Connection"), "close");
+  ASSERT_TRUE(RunUntil([&] { return worker_->exit_code().has_value(); }));
+}
+
+// The worker holds the only copy of this listening socket, as after TTOU:
+// connections the kernel completed before the QUIT must not die with it.
+TEST_F(WorkerProxyTest, QuitServesConnectionsQueuedOnTheListeningSocket) {
+  StartWorker();
+  master_->Send(ipc::Quit{});
+  RunOnce();                       // writes the QUIT
+  TestClient& client = Connect();  // queued, not accepted yet
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  ASSERT_EQ(client.Responses().size(), 1u) << client.received;
+  EXPECT_EQ(client.Responses()[0].head.status, 200);
+  ASSERT_TRUE(RunUntil([&] { return worker_->exit_code().has_value(); }));
+  // Accepting has stopped: a new connection is refused.
+  UniqueFd late(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::connect(late.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+}
+
+TEST_F(WorkerProxyTest, QuitWaitsNoLongerThanHeaderTimeoutForASilentConnection) {
+  config_.header_timeout = 200ms;
+  StartWorker();
+  TestClient& client = Connect();
+  ASSERT_TRUE(RunUntil([&] { return worker_->connections() == 1; }));
+  master_->Send(ipc::Quit{});
+  ASSERT_TRUE(RunUntil([&] { return worker_->exit_code().has_value(); }));
+  EXPECT_EQ(*worker_->exit_code(), 0);
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
+  (void)client;
 }
 
 TEST_F(WorkerProxyTest, TerminateExitsAtOnce) {
