@@ -16,6 +16,7 @@
 
 #include "common/config_file.h"
 #include "common/settings.h"
+#include "tests/unit/temp_dir.h"
 
 namespace valved {
 namespace {
@@ -54,24 +55,7 @@ std::string ConfigMessage(std::initializer_list<std::string> args) {
   return "";
 }
 
-/// A directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "valved_cli_test.XXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string path = path_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 TEST(CommandLine, NoArgumentsMeansRunWithDefaultsAndNoFile) {
   CommandLine cl = Parse({});

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "tests/unit/temp_dir.h"
 
 namespace valved::master {
 namespace {
@@ -20,11 +21,9 @@ namespace {
 class PidFileTest : public ::testing::Test {
  protected:
   PidFileTest() {
-    std::string pattern = ::testing::TempDir() + "valved_pidfile_test.XXXXXX";
-    dir_ = mkdtemp(pattern.data());
+    dir_ = temp_.path();
     path_ = dir_ + "/valved.pid";
   }
-  ~PidFileTest() override { std::filesystem::remove_all(dir_); }
 
   void Write(const std::string& text) { std::ofstream(path_) << text; }
   std::string Read() const {
@@ -46,6 +45,7 @@ class PidFileTest : public ::testing::Test {
   static bool Running(pid_t) { return true; }
   static bool NotRunning(pid_t) { return false; }
 
+  testing::TempDir temp_;  // declared first: removed last
   std::string dir_;
   std::string path_;
   const std::string ours_ = std::to_string(getpid()) + "\n";

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "master/runtime_dir.h"
+#include "tests/unit/temp_dir.h"
 
 namespace valved {
 namespace {
@@ -169,11 +170,8 @@ TEST(DropConfiguredPrivileges, NothingToDoWhenNotRootOrAllowed) {
 
 class FileTest : public ::testing::Test {
  protected:
-  FileTest() {
-    std::string pattern = ::testing::TempDir() + "valved_privileges_test.XXXXXX";
-    dir_ = mkdtemp(pattern.data());
-  }
-  ~FileTest() override { std::filesystem::remove_all(dir_); }
+  FileTest() { dir_ = temp_.path(); }
+  testing::TempDir temp_;  // declared first: removed last
   std::string dir_;
 };
 

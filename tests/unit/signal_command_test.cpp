@@ -12,17 +12,17 @@
 #include <sstream>
 #include <string>
 
+#include "tests/unit/temp_dir.h"
+
 namespace valved::master {
 namespace {
 
 class SignalCommandTest : public ::testing::Test {
  protected:
   SignalCommandTest() {
-    std::string pattern = ::testing::TempDir() + "valved_signal_test.XXXXXX";
-    dir_ = mkdtemp(pattern.data());
+    dir_ = temp_.path();
     path_ = dir_ + "/valved.pid";
   }
-  ~SignalCommandTest() override { std::filesystem::remove_all(dir_); }
 
   int Send(const std::string& command, const std::string& pid_file,
            const PidFile::Probe& probe = IsValvedRunning) {
@@ -32,6 +32,7 @@ class SignalCommandTest : public ::testing::Test {
   }
   void Write(const std::string& text) { std::ofstream(path_) << text; }
 
+  testing::TempDir temp_;  // declared first: removed last
   std::string dir_;
   std::string path_;
   std::ostringstream out_;
