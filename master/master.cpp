@@ -69,8 +69,14 @@ int Master::Run() {
                          << " workers, " << config_.n_min << ".." << config_.n_max
                          << " R children, API " << api_.path;
   pool_->Start();
-  supervisor_->Start();
   StartJanitor();
+  try {
+    supervisor_->Start();
+  } catch (const std::exception& e) {
+    // Children are already starting: stop them through the loop, which reaps.
+    Log(LogLevel::kError) << "cannot start the workers: " << e.what();
+    BeginStop(false, kExitOsErr);
+  }
   AfterEvent();
   event_base_dispatch(base_.get());
   RemoveRuntimeDir(runtime_dir_);
