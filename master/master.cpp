@@ -263,8 +263,13 @@ void Master::AdvanceReload() {
 void Master::ResizeWorkers(bool grow) {
   size_t want = static_cast<size_t>(std::max(config_.workers, 1));
   while (!grow && supervisor_->slots() > want) supervisor_->RemoveSlot();
-  while (grow && supervisor_->slots() < want)
-    supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+  try {
+    while (grow && supervisor_->slots() < want)
+      supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << "cannot add a worker: " << e.what();
+  }
+  config_.workers = static_cast<int>(supervisor_->slots());
 }
 
 void Master::OnTtin() {
