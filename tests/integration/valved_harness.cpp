@@ -791,6 +791,11 @@ void ValvedTest::CheckInstance(Valved& valved) {
 
 void ValvedTest::CheckLogErrors(const Valved& valved) {
   for (const std::string& line : SplitLines(valved.Log())) {
+    // A sanitizer build (-DVALVED_SANITIZE=ON) reports on stderr, into this log.
+    if (line.find("ERROR: AddressSanitizer") != std::string::npos ||
+        line.find("ERROR: LeakSanitizer") != std::string::npos ||
+        line.find("runtime error:") != std::string::npos)
+      ADD_FAILURE() << valved.name() << ": sanitizer report: " << line;
     if (line.find("[error]") == std::string::npos) continue;
     bool expected = std::any_of(expected_errors_.begin(), expected_errors_.end(),
                                 [&](const std::regex& re) { return std::regex_search(line, re); });
