@@ -33,10 +33,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-bool Contains(const std::vector<pid_t>& pids, pid_t pid) {
-  return std::find(pids.begin(), pids.end(), pid) != pids.end();
-}
-
 std::vector<pid_t> PidsOf(const std::vector<ProcInfo>& procs) {
   std::vector<pid_t> pids;
   for (const ProcInfo& p : procs) pids.push_back(p.pid);

@@ -18,10 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-bool Contains(const std::vector<pid_t>& pids, pid_t pid) {
-  return std::find(pids.begin(), pids.end(), pid) != pids.end();
-}
-
 std::vector<fs::path> SocketFiles(const fs::path& dir) {
   std::vector<fs::path> sockets;
   std::error_code ec;

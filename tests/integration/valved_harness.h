@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -279,5 +280,10 @@ class ValvedTest : public ::testing::Test {
   bool expect_runtime_dir_left_ = false;
   int run_count_ = 0;
 };
+
+/// Whether `pid` is one of `pids`.
+inline bool Contains(const std::vector<pid_t>& pids, pid_t pid) {
+  return std::find(pids.begin(), pids.end(), pid) != pids.end();
+}
 
 }  // namespace valved::itest
