@@ -52,7 +52,7 @@ fire() {
   for _ in $(seq 1 "$N"); do args+=(-o /dev/null "http://127.0.0.1:$PORT/sleep?zzz=$S"); done
   t0=$(now)
   curl -s -m 60 --parallel --parallel-immediate --parallel-max "$N" -w '%{http_code}\n' \
-    "${args[@]}" >"$work/statuses" || true
+    "${args[@]}" >"$work/statuses" 2>/dev/null || true
   t1=$(now)
   echo "$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') $(grep -c '^200$' "$work/statuses")"
 }

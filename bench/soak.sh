@@ -60,7 +60,7 @@ end=$(($(date +%s) + DURATION))
         3) args+=(-o /dev/null "http://127.0.0.1:$PORT/") ;;
       esac
     done
-    curl -s -m 30 --parallel --parallel-max 8 "${args[@]}" || true
+    curl -s -m 30 --parallel --parallel-max 8 "${args[@]}" >/dev/null 2>&1 || true
     # Some idle gaps let idle children age out and be respawned.
     [ $((RANDOM % 10)) -eq 0 ] && sleep 25
   done
