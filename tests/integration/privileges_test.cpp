@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -42,8 +43,12 @@ TEST_F(PrivilegesTest, WorkersAndRChildrenRunAsTheUserTheMasterStaysRoot) {
   // the user must be able to pass through; hello.R also writes its marker
   // files there, as nobody.
   ASSERT_EQ(chmod(dir().c_str(), 0777), 0);
-  Valved* valved = StartServing(
-      {"-f", Fixture("hello.R"), "-n", "2", "--n-min", "1", "-w", "2", "--user", "nobody"});
+  // The user must read the API too; the checkout may sit where it can't (/root).
+  std::filesystem::path api = dir() / "hello.R";
+  std::filesystem::copy_file(Fixture("hello.R"), api);
+  ASSERT_EQ(chmod(api.c_str(), 0644), 0);
+  Valved* valved =
+      StartServing({"-f", api.string(), "-n", "2", "--n-min", "1", "-w", "2", "--user", "nobody"});
   ASSERT_NE(valved, nullptr);
   EXPECT_NE(valved->Log().find("workers and R children run as user nobody"), npos);
   ASSERT_TRUE(Eventually(
