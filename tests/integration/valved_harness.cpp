@@ -698,11 +698,23 @@ Valved& ValvedTest::Start(const std::vector<std::string>& args) {
 
   std::string name = "valved" + (instances_.empty() ? "" : "-" + std::to_string(instances_.size()));
   auto valved = std::make_unique<Valved>(name, dir_ / (name + ".log"), port);
-  std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", VALVED_LAUNCHER_PATH},
+  std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", LauncherCopy()},
                                             {"VALVED_TEST_DIR", dir_.string()}};
   valved->Spawn(ValvedBinary(), all, env, dir_);
   instances_.push_back(std::move(valved));
   return *instances_.back();
+}
+
+// R reads the launcher as whatever user it runs as (a test may pick nobody),
+// and the checkout may sit where only root can read (/root): each test gets
+// its own world-readable copy.
+std::string ValvedTest::LauncherCopy() {
+  std::filesystem::path copy = dir_ / "launcher.R";
+  if (!std::filesystem::exists(copy)) {
+    std::filesystem::copy_file(VALVED_LAUNCHER_PATH, copy);
+    std::filesystem::permissions(copy, std::filesystem::perms(0644));
+  }
+  return copy.string();
 }
 
 Valved* ValvedTest::StartServing(const std::vector<std::string>& args, Millis timeout) {
@@ -713,7 +725,7 @@ Valved* ValvedTest::StartServing(const std::vector<std::string>& args, Millis ti
 RunResult ValvedTest::RunToExit(const std::vector<std::string>& args, Millis timeout) {
   std::string name = "run-" + std::to_string(++run_count_);
   Valved valved(name, dir_ / (name + ".log"), 0);
-  std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", VALVED_LAUNCHER_PATH},
+  std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", LauncherCopy()},
                                             {"VALVED_TEST_DIR", dir_.string()}};
   RunResult result;
   auto start = SteadyClock::now();

@@ -239,6 +239,8 @@ class ValvedTest : public ::testing::Test {
   /// as root. Returns the instance (owned by the fixture); fails the test if
   /// it cannot be started.
   Valved& Start(const std::vector<std::string>& args);
+  /// A world-readable copy of r/launcher.R in dir(), for VALVED_LAUNCHER.
+  std::string LauncherCopy();
   /// Start() and WaitServing(). Returns nullptr (after recording a failure)
   /// if valved does not serve in time: `ASSERT_NE(valved, nullptr)`.
   Valved* StartServing(const std::vector<std::string>& args, Millis timeout = Millis(120'000));
