@@ -33,6 +33,17 @@ class HttpFailureTest : public HttpTest {
     HttpResponse response = HttpGet(valved.port(), "/pid", 30s);
     return static_cast<pid_t>(JsonNumber(response.body, "pid").value_or(0));
   }
+
+  /// Waits until a child other than `before` answers.
+  bool WaitForAnotherChild(const Valved& valved, pid_t before) {
+    return Eventually(
+        60s,
+        [&] {
+          pid_t now = PidOf(valved);
+          return now != 0 && now != before;
+        },
+        "a new R child serving");
+  }
 };
 
 TEST_F(HttpFailureTest, SlowlorisHeadIsCutOffWithinHeaderTimeout) {
@@ -117,13 +128,7 @@ TEST_F(HttpFailureTest, SilentChildGives504AndIsReplaced) {
   EXPECT_EQ(slow.status, 504) << slow.Describe();
   EXPECT_LT(slow.seconds, 3.0);
   EXPECT_NE(slow.body.find("504"), std::string::npos);
-  ASSERT_TRUE(Eventually(
-      60s,
-      [&] {
-        pid_t now = PidOf(*valved);
-        return now != 0 && now != before;
-      },
-      "a new R child serving"));
+  ASSERT_TRUE(WaitForAnotherChild(*valved, before));
   EXPECT_FALSE(IsAlive(before));
 }
 
@@ -135,13 +140,7 @@ TEST_F(HttpFailureTest, ChildDyingMidRequestGives502AndIsReplaced) {
   HttpResponse died = HttpGet(valved->port(), "/die", 30s);
   EXPECT_EQ(died.status, 502) << died.Describe();
   EXPECT_NE(died.body.find("502"), std::string::npos);
-  ASSERT_TRUE(Eventually(
-      60s,
-      [&] {
-        pid_t now = PidOf(*valved);
-        return now != 0 && now != before;
-      },
-      "a new R child serving"));
+  ASSERT_TRUE(WaitForAnotherChild(*valved, before));
 }
 
 // plumber.maxRequestSize: R refuses the upload itself and closes its

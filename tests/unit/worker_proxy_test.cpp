@@ -308,6 +308,15 @@ class WorkerProxyTest : public ::testing::Test {
   }
 
   /// Builds the worker with config_; the master grants child 7 unless told otherwise.
+  /// The fake child answers every request with exactly `raw`.
+  void ChildAnswers(std::string raw) {
+    child_->respond = [raw](const std::string&) -> std::optional<std::string> { return raw; };
+  }
+  /// The fake child reads requests and never answers.
+  void ChildIsSilent() {
+    child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  }
+
   void StartWorker() {
     UniqueFd listen_fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int one = 1;
@@ -493,9 +502,7 @@ TEST_F(WorkerProxyTest, DenyGives503WithRetryAfter) {
 }
 
 TEST_F(WorkerProxyTest, ChildClosingBeforeTheHeadGives502AndReleasesBroken) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string("HTTP/1.1 200 OK\r\nContent-");
-  };
+  ChildAnswers("HTTP/1.1 200 OK\r\nContent-");
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -508,9 +515,7 @@ TEST_F(WorkerProxyTest, ChildClosingBeforeTheHeadGives502AndReleasesBroken) {
 }
 
 TEST_F(WorkerProxyTest, ChildClosingMidBodyClosesTheClientAndReleasesBroken) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
-  };
+  ChildAnswers("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -524,7 +529,7 @@ TEST_F(WorkerProxyTest, ChildClosingMidBodyClosesTheClientAndReleasesBroken) {
 
 TEST_F(WorkerProxyTest, SlowChildGives504AndReleasesTimedOut) {
   config_.timeout = 100ms;
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ChildIsSilent();
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -652,7 +657,7 @@ TEST_F(WorkerProxyTest, ClientLeavingWhileQueuedCancelsAndALateGrantIsReleased) 
 }
 
 TEST_F(WorkerProxyTest, ClientLeavingWhileTheChildWorksKeepsTheLeaseUntilItIsDone) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ChildIsSilent();
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -671,7 +676,7 @@ TEST_F(WorkerProxyTest, ClientLeavingWhileTheChildWorksKeepsTheLeaseUntilItIsDon
 // is what a client that gives up sends); once the child has the request, the
 // client may still be reading, so it gets the response.
 TEST_F(WorkerProxyTest, HalfCloseAfterTheChildHasTheRequestStillGetsTheResponse) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ChildIsSilent();
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -726,9 +731,7 @@ TEST_F(WorkerProxyTest, LargeBodiesStreamBothWays) {
 }
 
 TEST_F(WorkerProxyTest, CloseDelimitedResponseIsChunkedForHttp11) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc");
-  };
+  ChildAnswers("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc");
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
@@ -742,9 +745,7 @@ TEST_F(WorkerProxyTest, CloseDelimitedResponseIsChunkedForHttp11) {
 }
 
 TEST_F(WorkerProxyTest, CloseDelimitedResponseEndsWithTheCloseForHttp10) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string("HTTP/1.1 200 OK\r\n\r\nabc");
-  };
+  ChildAnswers("HTTP/1.1 200 OK\r\n\r\nabc");
   StartWorker();
   TestClient& client = Connect();
   client.Send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
@@ -756,9 +757,7 @@ TEST_F(WorkerProxyTest, CloseDelimitedResponseEndsWithTheCloseForHttp10) {
 }
 
 TEST_F(WorkerProxyTest, HeadResponseHasNoBodyAndKeepsTheConnection) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
-  };
+  ChildAnswers("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
   StartWorker();
   TestClient& client = Connect();
   client.Send("HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -770,10 +769,7 @@ TEST_F(WorkerProxyTest, HeadResponseHasNoBodyAndKeepsTheConnection) {
 }
 
 TEST_F(WorkerProxyTest, InterimResponsesReachHttp11Clients) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> {
-    return std::string(
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  };
+  ChildAnswers("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   StartWorker();
   TestClient& client = Connect();
   client.Send("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n");
@@ -806,7 +802,7 @@ TEST_F(WorkerProxyTest, OversizedBodyIs413BeforeALease) {
 
 TEST_F(WorkerProxyTest, ChunkedBodyOverTheLimitIsAbortedAndTheChildReleasedOk) {
   config_.max_body_size = 10;
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ChildIsSilent();
   StartWorker();
   TestClient& client = Connect();
   client.Send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n");
@@ -933,7 +929,7 @@ TEST_F(WorkerProxyTest, QuitWaitsNoLongerThanHeaderTimeoutForASilentConnection) 
 }
 
 TEST_F(WorkerProxyTest, TerminateExitsAtOnce) {
-  child_->respond = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  ChildIsSilent();
   StartWorker();
   TestClient& client = Connect();
   client.Send(kGet);
