@@ -12,10 +12,13 @@
 #include "common/log.h"
 #include "common/privileges.h"
 #include "common/signal_set.h"
-#include "master/cli.h"
+#include "master/build_config.h"
+#include "master/command_line.h"
+#include "master/info_modes.h"
 #include "master/master.h"
 #include "master/pidfile.h"
 #include "master/run_as.h"
+#include "master/startup_checks.h"
 #include "worker/worker_main.h"
 
 namespace {
@@ -43,14 +46,14 @@ void GiveLogFile(const valved::Config& config, const std::optional<valved::Ident
 
 /// The configuration as a reload sees it: the file and the command line read
 /// again, and checked as at start-up. Throws ConfigError.
-valved::Config ReloadConfig(const valved::CommandLine& cl) {
-  valved::Config config = valved::BuildConfig(cl);
-  valved::CheckPaths(config);
-  valved::CheckRunAs(config);
+valved::Config ReloadConfig(const valved::master::CommandLine& cl) {
+  valved::Config config = valved::master::BuildConfig(cl);
+  valved::master::CheckPaths(config);
+  valved::master::CheckRunAs(config);
   return config;
 }
 
-int RunMaster(const valved::Config& config, const valved::CommandLine& cl) {
+int RunMaster(const valved::Config& config, const valved::master::CommandLine& cl) {
   valved::InitLog("master",
                   valved::ParseLogLevel(config.log_level).value_or(valved::LogLevel::kNotice));
   std::string error;
@@ -61,7 +64,7 @@ int RunMaster(const valved::Config& config, const valved::CommandLine& cl) {
   std::optional<valved::Identity> identity;
   std::optional<valved::master::PidFile> pid_file;
   try {
-    identity = valved::CheckRunAs(config);
+    identity = valved::master::CheckRunAs(config);
     if (!config.pid_file.empty()) pid_file = valved::master::PidFile::Create(config.pid_file);
   } catch (const valved::ConfigError& e) {
     // main() prints it on stderr; with log_file set, it belongs in the log
@@ -91,18 +94,18 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "worker") == 0)
     return valved::worker::WorkerMain(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "run-as") == 0) return valved::master::RunAsMain(argc, argv);
-  valved::CommandLine cl;
+  valved::master::CommandLine cl;
   try {
-    cl = valved::ParseCommandLine(argc, argv);
-  } catch (const valved::UsageError& e) {
+    cl = valved::master::ParseCommandLine(argc, argv);
+  } catch (const valved::master::UsageError& e) {
     std::cerr << "valved: " << e.what() << "\nTry 'valved --help'.\n";
     return valved::kExitUsage;
   }
-  if (cl.mode != valved::CommandLine::Mode::kRun)
-    return valved::RunInfoMode(cl, std::cout, std::cerr);
+  if (cl.mode != valved::master::CommandLine::Mode::kRun)
+    return valved::master::RunInfoMode(cl, std::cout, std::cerr);
   try {
-    valved::Config config = valved::BuildConfig(cl);
-    valved::CheckPaths(config);
+    valved::Config config = valved::master::BuildConfig(cl);
+    valved::master::CheckPaths(config);
     return RunMaster(config, cl);
   } catch (const valved::ConfigError& e) {
     std::cerr << "valved: " << e.what() << "\n";

@@ -6,7 +6,6 @@
 #include <climits>
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
 
 #include "common/exit_status.h"
 #include "common/log.h"
@@ -15,6 +14,7 @@
 #include "master/proc_rss.h"
 #include "master/reaper.h"
 #include "master/runtime_dir.h"
+#include "master/startup_checks.h"
 
 namespace valved::master {
 namespace {
@@ -34,23 +34,6 @@ std::string Url(const Config& config, const std::string& path) {
 }
 
 }  // namespace
-
-ApiLocation LocateApi(const std::string& file) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path path = fs::absolute(file, ec);
-  if (ec || !fs::exists(path, ec))
-    throw StartupError(kExitConfig,
-                       "the API file " + file + " does not exist (setting \"file\", flag -f)");
-  path = fs::canonical(path, ec);
-  if (fs::is_directory(path, ec)) {
-    if (!fs::exists(path / "entrypoint.R") && !fs::exists(path / "plumber.R"))
-      throw StartupError(kExitConfig, "the API directory " + path.string() +
-                                          " holds neither entrypoint.R nor plumber.R");
-    return {path.string(), path.string()};
-  }
-  return {path.string(), path.parent_path().string()};
-}
 
 Master::Master(Config config, ConfigSource reload_source)
     : config_(std::move(config)), reload_source_(std::move(reload_source)) {}
@@ -86,10 +69,12 @@ int Master::Run() {
 }
 
 void Master::Setup() {
-  api_ = LocateApi(config_.file);
-  if (FindExecutable(config_.rscript).empty())
-    throw StartupError(kExitConfig, "cannot find " + config_.rscript +
-                                        " (setting \"rscript\"); is R installed (r-base-core)?");
+  try {
+    api_ = LocateApi(config_.file);
+    LocateRscript(config_.rscript);
+  } catch (const ConfigError& e) {
+    throw StartupError(kExitConfig, e.what());
+  }
   std::string launcher_script = FindLauncherScript();
   if (access(launcher_script.c_str(), R_OK) != 0)
     throw StartupError(kExitConfig, "cannot read the R launcher " + launcher_script +
@@ -119,7 +104,7 @@ void Master::Setup() {
 }
 
 RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) const {
-  RLaunchSpec spec{FindExecutable(config.rscript),
+  RLaunchSpec spec{LocateRscript(config.rscript),
                    FindLauncherScript(),
                    api.path,
                    api.working_dir,

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/event_ptr.h"
 #include "common/signal_set.h"
+#include "master/api_location.h"
 #include "master/child_pool.h"
 #include "master/lease_broker.h"
 #include "master/r_launcher.h"
@@ -30,14 +31,6 @@ class StartupError : public std::runtime_error {
  private:
   int exit_code_;
 };
-
-/// The API's paths as R needs them, resolved and checked at start-up.
-struct ApiLocation {
-  std::string path;         ///< absolute path of the file or directory
-  std::string working_dir;  ///< where R runs: the file's directory, or the directory
-};
-/// Throws StartupError(kExitConfig) naming what is missing.
-ApiLocation LocateApi(const std::string& file);
 
 class Master final : public LeaseSink {
  public:

@@ -37,8 +37,6 @@ UniqueFd TakeReadEnd(Poco::Pipe& pipe) {
   return UniqueFd(fd);
 }
 
-bool IsExecutableFile(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
 }  // namespace
 
 RLauncher::RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready)
@@ -107,21 +105,6 @@ std::string FindLauncherScript() {
     if (access(path.c_str(), R_OK) == 0) return path;
   }
   return std::string(VALVED_DATADIR) + "/launcher.R";
-}
-
-std::string FindExecutable(const std::string& program) {
-  if (program.find('/') != std::string::npos) return IsExecutableFile(program) ? program : "";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(start, end - start) + "/" + program;
-    if (end > start && IsExecutableFile(candidate)) return candidate;
-    start = end + 1;
-  }
-  return "";
 }
 
 }  // namespace valved::master

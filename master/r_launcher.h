@@ -56,7 +56,4 @@ class RLauncher final : public Launcher {
 /// source tree's (for a binary run from its build directory).
 std::string FindLauncherScript();
 
-/// Finds `program` on $PATH (or checks it when it holds a '/'); "" if absent.
-std::string FindExecutable(const std::string& program);
-
 }  // namespace valved::master

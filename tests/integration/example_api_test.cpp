@@ -94,5 +94,19 @@ TEST_F(ApiPathTest, DirectoryWithPlumberRAndNoEntrypoint) {
   EXPECT_NE(root.body.find("\"quoted\""), npos) << root.Describe();
 }
 
+// plumber::plumb(dir=) finds plumber.R in any case; so do -t and start-up.
+TEST_F(ApiPathTest, DirectoryWithPlumberRSpeltInCapitals) {
+  std::filesystem::path api = dir() / "capitals";
+  std::filesystem::create_directory(api);
+  std::filesystem::copy_file(Fixture("quote'd \"dir\"/plumber.R"), api / "Plumber.R");
+  RunResult check = RunToExit({"-t", "-f", api.string(), "--allow-root"}, 60s);
+  EXPECT_EQ(check.ExitCode(), 0) << check.Describe();
+  Valved* valved = StartServing({"-f", api.string(), "-n", "1", "-w", "1"});
+  ASSERT_NE(valved, nullptr);
+  HttpResponse root = HttpGet(valved->port(), "/");
+  EXPECT_EQ(root.status, 200) << root.Describe();
+  EXPECT_NE(root.body.find("\"quoted\""), npos) << root.Describe();
+}
+
 }  // namespace
 }  // namespace valved::itest

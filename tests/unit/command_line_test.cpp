@@ -1,7 +1,5 @@
 // The command line: Valve's flags, both value spellings, flags over the file,
 // usage errors, and the informational modes.
-#include "master/cli.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,9 +14,15 @@
 
 #include "common/config_file.h"
 #include "common/settings.h"
+#include "master/build_config.h"
+#include "master/command_line.h"
+#include "master/defaults_yaml.h"
+#include "master/help_text.h"
+#include "master/info_modes.h"
+#include "master/startup_checks.h"
 #include "tests/unit/temp_dir.h"
 
-namespace valved {
+namespace valved::master {
 namespace {
 
 using Mode = CommandLine::Mode;
@@ -475,4 +479,4 @@ TEST(CheckPaths, RscriptMustBeAnExecutable) {
 }
 
 }  // namespace
-}  // namespace valved
+}  // namespace valved::master
