@@ -93,8 +93,9 @@ const Entry kEntries[] = {
      .field = &Config::workers},
     {.info = {"file", T::kString, "f", "PATH", kApi, "the plumber API: an R file, or a directory",
               "The plumber API: an R file, as for plumber::plumb(file), or a directory holding "
-              "entrypoint.R or plumber.R, as for plumber::plumb(dir). Each R child runs in the "
-              "API's directory. A relative path is taken from valved's working directory, which "
+              "entrypoint.R or plumber.R, as for plumber::plumb(dir); a file named entrypoint.R "
+              "stands for its directory. plumber is attached first, as by library(plumber). Each "
+              "R child runs in the API's directory. A relative path is taken from valved's working directory, which "
               "is / under systemd, so a service should give an absolute path. Valve's "
               "-f/--file."},
      .field = &Config::file,

@@ -75,13 +75,34 @@ parse_args <- function(args) {
        token = token)
 }
 
-# Loads the router as plumber::plumb() would: a directory (entrypoint.R, else
-# plumber.R) or a single file. Any error exits with kExitApiLoad after printing
-# it, so that the master can tell "the API is broken" from "R crashed".
+# Attaches plumber as `library(plumber)` does in the R session or script a
+# user runs an API from (RStudio's "Run API" too): APIs call `%>%`,
+# `Plumber$new()`, `as_attachment()` and pr_*() unqualified. plumb() evaluates
+# the API in an environment whose parent is the global environment, so the
+# attached package is on its search path.
+attach_plumber <- function() {
+  library("plumber", character.only = TRUE)
+  invisible(NULL)
+}
+
+# What plumb() is given for `api_path`: a directory, and a file named
+# entrypoint.R (any case) means its directory, since plumb(dir = ...) is the
+# only reading of entrypoint.R (a script that returns the router; as a file of
+# annotations it would serve nothing).
+plumb_args <- function(api_path) {
+  if (dir.exists(api_path)) return(list(dir = api_path))
+  if (tolower(basename(api_path)) == "entrypoint.r") return(list(dir = dirname(api_path)))
+  list(file = api_path)
+}
+
+# Loads the router as plumber::plumb() would. Any error exits with
+# kExitApiLoad after printing it, so that the master can tell "the API is
+# broken" from "R crashed".
 load_api <- function(api_path) {
   tryCatch(
     {
-      if (dir.exists(api_path)) plumber::plumb(dir = api_path) else plumber::plumb(file = api_path)
+      attach_plumber()
+      do.call(plumber::plumb, plumb_args(api_path))
     },
     error = function(e) {
       print_error(e)

@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer, for scripts/fuzz.sh
   libevent-dev libpoco-dev libyaml-cpp-dev libhttp-parser-dev libgtest-dev
   r-base-core r-cran-plumber
+  r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
   curl procps
 )
 
