@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <climits>
 #include <csignal>
 #include <cstdlib>
 
@@ -11,6 +10,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/privileges.h"
+#include "master/install_layout.h"
 #include "master/proc_rss.h"
 #include "master/reaper.h"
 #include "master/runtime_dir.h"
@@ -20,14 +20,6 @@ namespace valved::master {
 namespace {
 
 constexpr timeval kJanitorPeriod = {0, 250 * 1000};
-
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n == -1)
-    throw StartupError(kExitOsErr, "cannot find my own binary: readlink(/proc/self/exe) failed");
-  return std::string(buf, static_cast<size_t>(n));
-}
 
 std::string Url(const Config& config, const std::string& path) {
   return "http://" + HostPort(config.host, config.port) + path;
@@ -72,15 +64,14 @@ void Master::Setup() {
   try {
     api_ = LocateApi(config_.file);
     LocateRscript(config_.rscript);
+    CheckLauncherScript();
   } catch (const ConfigError& e) {
     throw StartupError(kExitConfig, e.what());
   }
-  std::string launcher_script = FindLauncherScript();
-  if (access(launcher_script.c_str(), R_OK) != 0)
-    throw StartupError(kExitConfig, "cannot read the R launcher " + launcher_script +
-                                        " (set VALVED_LAUNCHER or reinstall valved)");
   std::vector<UniqueFd> listeners = OpenListeners();
   std::string exe = SelfExe();
+  if (exe.empty())
+    throw StartupError(kExitOsErr, "cannot find my own binary: readlink(/proc/self/exe) failed");
   try {
     runtime_dir_ = CreateRuntimeDir(config_.runtime_dir, ChildIdentity(config_, geteuid()));
   } catch (const std::exception& e) {

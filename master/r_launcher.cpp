@@ -98,13 +98,4 @@ void RLauncher::Forget(uint64_t id) {
   }
 }
 
-std::string FindLauncherScript() {
-  if (const char* env = std::getenv("VALVED_LAUNCHER"); env && *env) return env;
-  for (std::string path : {std::string(VALVED_DATADIR) + "/launcher.R",
-                           std::string(VALVED_SOURCE_DIR) + "/r/launcher.R"}) {
-    if (access(path.c_str(), R_OK) == 0) return path;
-  }
-  return std::string(VALVED_DATADIR) + "/launcher.R";
-}
-
 }  // namespace valved::master

@@ -52,8 +52,4 @@ class RLauncher final : public Launcher {
   std::map<uint64_t, std::string> sockets_;  // removed when the child is forgotten
 };
 
-/// Where launcher.R is: $VALVED_LAUNCHER, else the installed copy, else the
-/// source tree's (for a binary run from its build directory).
-std::string FindLauncherScript();
-
 }  // namespace valved::master

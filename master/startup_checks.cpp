@@ -6,6 +6,7 @@
 
 #include "master/api_location.h"
 #include "master/executable_path.h"
+#include "master/install_layout.h"
 
 namespace valved::master {
 
@@ -21,6 +22,7 @@ std::string LocateRscript(const std::string& rscript) {
 void CheckPaths(const Config& config) {
   LocateApi(config.file);
   LocateRscript(config.rscript);
+  CheckLauncherScript();
 }
 
 std::optional<Identity> CheckRunAs(const Config& config) {

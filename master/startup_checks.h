@@ -16,8 +16,9 @@ namespace valved::master {
 /// naming the setting.
 std::string LocateRscript(const std::string& rscript);
 
-/// LocateApi(config.file) (master/api_location.h) and
-/// LocateRscript(config.rscript). Throws ConfigError naming the setting.
+/// LocateApi(config.file) (master/api_location.h),
+/// LocateRscript(config.rscript) and CheckLauncherScript()
+/// (master/install_layout.h). Throws ConfigError naming the setting.
 void CheckPaths(const Config& config);
 
 /// What the workers and R children run as (ChildIdentity, common/privileges.h,
