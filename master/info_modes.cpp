@@ -35,6 +35,13 @@ int SignalMaster(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   Config config;
   try {
     config = BuildConfig(cl);
+    // With the master's file (-c), a reload the master would refuse is
+    // refused here, so that the unit's ExecReload (systemctl reload) fails
+    // and says why, as nginx -s reload does. Without -c the settings here are
+    // not the master's; without a pid file SendSignalCommand says what is
+    // missing.
+    if (cl.signal_command == "reload" && !cl.config_path.empty() && !config.pid_file.empty())
+      CheckPaths(config);
   } catch (const ConfigError& e) {
     err << "valved: " << e.what() << "\n";
     return kExitConfig;

@@ -77,6 +77,25 @@ TEST_F(SignalCommandTest, ReloadThenStopThroughThePidFile) {
       << again.output;
 }
 
+TEST_F(SignalCommandTest, AReloadTheMasterWouldRefuseIsNotSent) {
+  Valved* valved = StartWithPidFile();
+  ASSERT_NE(valved, nullptr);
+  // The file the master would read again names an API that is gone.
+  std::string config = (dir() / "valve.yaml").string();
+  std::ofstream(config) << "file: " << (dir() / "gone.R").string() << "\npid_file: " << pid_file()
+                        << "\n";
+  RunResult reload = RunToExit({"-s", "reload", "-c", config}, 30s);
+  EXPECT_EQ(reload.ExitCode(), 78) << reload.Describe();
+  EXPECT_NE(reload.output.find("file: cannot use the API " + (dir() / "gone.R").string()), npos)
+      << reload.output;
+  EXPECT_EQ(reload.output.find("sent SIGHUP"), npos) << reload.output;
+  // The master was not signalled: a later reopen is the first signal it logs.
+  ASSERT_EQ(SendCommand("reopen").ExitCode(), 0);
+  ASSERT_TRUE(Eventually(
+      10s, [&] { return valved->Log().find("SIGUSR1 received") != npos; }, "SIGUSR1 logged"));
+  EXPECT_EQ(valved->Log().find("SIGHUP"), npos) << valved->Log();
+}
+
 TEST_F(SignalCommandTest, ReopenAndQuit) {
   Valved* valved = StartWithPidFile();
   ASSERT_NE(valved, nullptr);
