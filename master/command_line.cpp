@@ -23,7 +23,8 @@ using Mode = CommandLine::Mode;
 
 const MetaFlag kMetaFlags[] = {
     {"config", "c", "FILE", "read settings from FILE (YAML); without -c no file is read"},
-    {"check-config", "t", "", "check the configuration and the API, then exit"},
+    {"check-config", "t", "", "check the configuration, load the API once in R, then exit"},
+    {"no-load", "", "", "with -t: do not load the API in R (check the files only)"},
     {"signal", "s", "COMMAND",
      "signal the running master (see pid_file): reload, stop, quit, reopen"},
     {"print-defaults", "", "", "print every setting with its default as YAML, then exit"},
@@ -175,7 +176,9 @@ void Record(CommandLine& cl, const std::string& name, const std::string& value) 
   for (const auto& [mode, flag] : kModeFlags) {
     if (name == flag) return SetMode(cl, mode);
   }
-  if (name == "config") {
+  if (name == "no-load") {
+    cl.load_api = false;
+  } else if (name == "config") {
     if (value.empty()) throw UsageError("option --config needs a file name");
     cl.config_path = value;
   } else if (name == "set") {
@@ -217,6 +220,9 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     processor.checkRequired();  // reports a trailing "-n" that never got its value
   } catch (const Poco::Util::OptionException& e) {
     throw Describe(e, argc > 1 ? argv[argc - 1] : "", long_names);
+  }
+  if (!cl.load_api && cl.mode != Mode::kCheckConfig) {
+    throw UsageError("option --no-load goes with -t/--check-config");
   }
   return cl;
 }

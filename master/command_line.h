@@ -34,6 +34,7 @@ struct CommandLine {
   Mode mode = Mode::kRun;
   std::string signal_command;  ///< kSignal: reload, stop, quit or reopen
   std::string config_path;     ///< "" when no -c: then no file is read at all
+  bool load_api = true;        ///< kCheckConfig: load the API in R (false: --no-load)
   /// (setting key, text) in argv order, from setting flags and --set; later
   /// ones win.
   std::vector<std::pair<std::string, std::string>> overrides;

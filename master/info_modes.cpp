@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "common/exit_status.h"
+#include "master/api_load_check.h"
 #include "master/build_config.h"
 #include "master/defaults_yaml.h"
 #include "master/help_text.h"
@@ -14,14 +15,31 @@ namespace {
 
 using Mode = CommandLine::Mode;
 
+// The API loaded once in R, as a child would load it: a syntax error or a
+// library() of a missing package is reported here, with R's own words.
+int CheckApiLoads(const Config& config, std::ostream& out, std::ostream& err) {
+  ApiLoadResult load = LoadApiOnce(config);
+  if (!load.loaded) {
+    err << "valved: file: the API " << config.file << " failed to load in R:\n" << load.output;
+    if (!load.output.empty() && load.output.back() != '\n') err << "\n";
+    return kExitConfig;
+  }
+  out << "the API " << config.file << " loads in R\n";
+  return kExitOk;
+}
+
 int CheckConfiguration(const CommandLine& cl, std::ostream& out, std::ostream& err) {
+  Config config;
   try {
-    Config config = BuildConfig(cl);
+    config = BuildConfig(cl);
     CheckPaths(config);
     CheckRunAs(config);
   } catch (const ConfigError& e) {
     err << "valved: " << e.what() << "\n";
     return kExitConfig;
+  }
+  if (cl.load_api) {
+    if (int code = CheckApiLoads(config, out, err); code != kExitOk) return code;
   }
   if (cl.config_path.empty()) {
     out << "configuration (defaults and command line) is ok\n";

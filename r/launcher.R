@@ -2,6 +2,8 @@
 #
 # Usage (by the valved master, never by hand in production):
 #   Rscript launcher.R <socket_path> <api_path> <master_pid>
+#   Rscript launcher.R --check <api_path>     (valved -t: load the API once;
+#                                              exit 0, or 3 with the R error)
 # with the working directory set to the API's directory and the environment
 #   VALVED_READY_TOKEN  random token; echoed in the readiness line (required)
 #   VALVED_HOST         valved's public host  (optional; plumber's docs URL)
@@ -282,14 +284,28 @@ warm_up <- function(pr) {
   invisible(NULL)
 }
 
-main <- function() {
-  args <- parse_args(commandArgs(trailingOnly = TRUE))
-  pr <- load_api(args$api_path)
+# load_api(), and the router must be one plumber can run.
+load_router <- function(api_path) {
+  pr <- load_api(api_path)
   if (!inherits(pr, "Plumber")) {
-    cat("Error: '", args$api_path, "' did not produce a runnable Plumber router\n", sep = "",
+    cat("Error: '", api_path, "' did not produce a runnable Plumber router\n", sep = "",
         file = stderr())
     quit(save = "no", status = kExitApiLoad)
   }
+  pr
+}
+
+# valved -t: the API loads as a child would load it, then R exits.
+check_api <- function(api_path) {
+  load_router(api_path)
+  quit(save = "no", status = 0L)
+}
+
+main <- function() {
+  cli <- commandArgs(trailingOnly = TRUE)
+  if (length(cli) == 2L && identical(cli[[1L]], "--check")) check_api(cli[[2L]])
+  args <- parse_args(cli)
+  pr <- load_router(args$api_path)
   finish <- prepare_router(pr)
   warm_up(pr)
   # From here on a SIGINT must always lead through stop_server(): interrupts

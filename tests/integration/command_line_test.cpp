@@ -58,6 +58,36 @@ TEST_F(CommandLineTest, CheckConfigAcceptsAGoodFile) {
   EXPECT_EQ(run.ExitCode(), 0) << run.Describe();
 }
 
+// -t loads the API once in R, as a child would, and prints R's error: a
+// syntax error, a missing package, a stop() at top level.
+TEST_F(CommandLineTest, CheckConfigLoadsTheApiInRAndPrintsTheRError) {
+  struct Case {
+    std::string name;
+    std::string text;
+    std::string r_error;  // what R says
+  };
+  const Case cases[] = {
+      {"syntax.R", "#* @get /\nfunction() {\n  list(1,\n", "unexpected end of input"},
+      {"missing_pkg.R", "library(valvedNoSuchPackage)\n#* @get /\nfunction() 1\n",
+       "there is no package called"},
+      {"stops.R", "stop('valved-fixture: cannot load')\n", "valved-fixture: cannot load"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string api = WriteFile(c.name, c.text);
+    RunResult run = RunToExit({"-t", "-f", api, "--set", "allow_root=true"}, 60s);
+    EXPECT_EQ(run.ExitCode(), 78) << run.Describe();
+    EXPECT_NE(run.output.find("the API " + api + " failed to load in R"), std::string::npos)
+        << run.Describe();
+    EXPECT_NE(run.output.find(c.r_error), std::string::npos) << run.Describe();
+    RunResult files_only = RunToExit({"-t", "--no-load", "-f", api, "--set", "allow_root=true"});
+    EXPECT_EQ(files_only.ExitCode(), 0) << "--no-load does not run R; " << files_only.Describe();
+  }
+  RunResult good = RunToExit({"-t", "-f", Example("plumber.R"), "--set", "allow_root=true"}, 60s);
+  EXPECT_EQ(good.ExitCode(), 0) << good.Describe();
+  EXPECT_NE(good.output.find("loads in R"), std::string::npos) << good.Describe();
+}
+
 TEST_F(CommandLineTest, VersionPrintsTheVersion) {
   RunResult run = RunToExit({"--version"}, 30s);
   EXPECT_EQ(run.ExitCode(), 0) << run.Describe();

@@ -1,5 +1,7 @@
 // The command line: Valve's flags, both value spellings, flags over the file,
 // usage errors, and the informational modes.
+#include "master/command_line.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@
 #include "common/config_file.h"
 #include "common/settings.h"
 #include "master/build_config.h"
-#include "master/command_line.h"
 #include "master/defaults_yaml.h"
 #include "master/help_text.h"
 #include "master/info_modes.h"
@@ -211,6 +212,9 @@ TEST(CommandLine, Modes) {
   EXPECT_EQ(Parse({"--print-defaults"}).mode, Mode::kPrintDefaults);
   EXPECT_EQ(Parse({"-t", "-t"}).mode, Mode::kCheckConfig);
   EXPECT_EQ(UsageMessage({"--help", "--version"}), "--help and --version cannot be combined");
+  EXPECT_TRUE(Parse({"-t"}).load_api);
+  EXPECT_FALSE(Parse({"-t", "--no-load"}).load_api);
+  EXPECT_EQ(UsageMessage({"--no-load"}), "option --no-load goes with -t/--check-config");
 }
 
 TEST(CommandLine, SignalMode) {
@@ -340,6 +344,7 @@ TEST(CommandLine, PrintDefaultsIsAValidFileOfTheDefaults) {
 
 class CheckConfigTest : public ::testing::Test {
  protected:
+  // --no-load: these check the files; loading in R is the integration tests'.
   int Run(std::initializer_list<std::string> args) {
     out_.str("");
     err_.str("");
@@ -355,16 +360,17 @@ TEST_F(CheckConfigTest, ValidFileAndApi) {
   // allow_root: the tests may run as root (CI does); see RootWithoutUser below.
   std::string path =
       dir_.Write("valve.yaml", "file: " + api + "\nrscript: /bin/sh\nallow_root: true\n");
-  EXPECT_EQ(Run({"-t", "-c", path}), 0) << err_.str();
+  EXPECT_EQ(Run({"-t", "--no-load", "-c", path}), 0) << err_.str();
   EXPECT_EQ(out_.str(), "configuration file " + path + " is ok\n");
   EXPECT_EQ(err_.str(), "");
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--allow-root"}), 0) << err_.str();
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--allow-root"}), 0)
+      << err_.str();
   EXPECT_EQ(out_.str(), "configuration (defaults and command line) is ok\n");
 }
 
 TEST_F(CheckConfigTest, InvalidFileExits78WithTheError) {
   std::string path = dir_.Write("valve.yaml", "n_maxx: 3\n");
-  EXPECT_EQ(Run({"--check-config", "-c", path}), 78);
+  EXPECT_EQ(Run({"--check-config", "--no-load", "-c", path}), 78);
   EXPECT_EQ(err_.str(), "valved: " + path +
                             ":1:1: unknown setting \"n_maxx\"; did you mean "
                             "\"n_max\"?\n");
@@ -372,32 +378,36 @@ TEST_F(CheckConfigTest, InvalidFileExits78WithTheError) {
 }
 
 TEST_F(CheckConfigTest, MissingApiExits78) {
-  EXPECT_EQ(Run({"-t", "-f", dir_.path() + "/nope.R", "--rscript", "/bin/sh"}), 78);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", dir_.path() + "/nope.R", "--rscript", "/bin/sh"}), 78);
   EXPECT_EQ(err_.str(), "valved: file: cannot use the API " + dir_.path() +
                             "/nope.R: No such file or directory\n");
 }
 
 TEST_F(CheckConfigTest, UnknownUserExits78) {
   std::string api = dir_.Write("plumber.R", "");
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "valvd"}), 78);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--user", "valvd"}), 78);
   EXPECT_EQ(err_.str(), "valved: user: no such user \"valvd\"\n");
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody", "--group", "wheell"}), 78);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--user", "nobody", "--group",
+                 "wheell"}),
+            78);
   EXPECT_EQ(err_.str(), "valved: group: no such group \"wheell\"\n");
   chmod(dir_.path().c_str(), 0755);  // nobody must be able to read the API
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody"}), 0) << err_.str();
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--user", "nobody"}), 0)
+      << err_.str();
 }
 
 TEST_F(CheckConfigTest, ApiTheUserCannotReadExits78) {
   if (geteuid() != 0) GTEST_SKIP() << "user applies to root only; running as " << geteuid();
   std::string api = dir_.Write("plumber.R", "");
   chmod(dir_.path().c_str(), 0700);
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody"}), 78);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--user", "nobody"}), 78);
   EXPECT_EQ(err_.str(), "valved: file: user nobody (setting user) cannot read " + api + ": " +
                             dir_.path() + " (owner 0, mode 0700) is in the way\n");
   chmod(dir_.path().c_str(), 0755);
   std::string closed = dir_.path() + "/closed";
   mkdir(closed.c_str(), 0700);
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--user", "nobody", "--runtime-dir", closed}),
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--user", "nobody",
+                 "--runtime-dir", closed}),
             78);
   EXPECT_EQ(err_.str(), "valved: runtime_dir: user nobody cannot reach " + closed + ": " + closed +
                             " (owner 0, mode 0700) is in the way\n");
@@ -407,12 +417,12 @@ TEST_F(CheckConfigTest, RootWithoutUserExits78UnlessAllowed) {
   if (geteuid() != 0)
     GTEST_SKIP() << "the root rule applies to root only; running as " << geteuid();
   std::string api = dir_.Write("plumber.R", "");
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh"}), 78);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh"}), 78);
   EXPECT_EQ(err_.str().rfind("valved: valved is running as root and would run the R children", 0),
             0u)
       << err_.str();
   EXPECT_NE(err_.str().find("\"user: nobody\""), std::string::npos) << err_.str();
-  EXPECT_EQ(Run({"-t", "-f", api, "--rscript", "sh", "--set", "allow_root=true"}), 0);
+  EXPECT_EQ(Run({"-t", "--no-load", "-f", api, "--rscript", "sh", "--set", "allow_root=true"}), 0);
 }
 
 class SignalModeTest : public CheckConfigTest {};
