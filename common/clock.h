@@ -2,6 +2,8 @@
 // with a fake clock.
 #pragma once
 
+#include <sys/time.h>
+
 #include <chrono>
 
 namespace valved {
@@ -22,5 +24,11 @@ class SteadyClock final : public Clock {
 
 /// Seconds as a double, for log messages ("ready in 0.8s").
 inline double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+
+/// A libevent timeout (evtimer_add) of `d`.
+inline timeval ToTimeval(Duration d) {
+  return {static_cast<time_t>(d.count() / 1000),
+          static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+}
 
 }  // namespace valved

@@ -1,7 +1,9 @@
 #include "common/ipc_protocol.h"
 
-#include <charconv>
+#include <optional>
 #include <vector>
+
+#include "common/parse_text.h"
 
 namespace valved::ipc {
 namespace {
@@ -23,9 +25,9 @@ std::vector<std::string_view> Split(std::string_view line, size_t max_tokens) {
 }
 
 bool ParseId(std::string_view s, uint64_t* out) {
-  if (s.empty()) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && end == s.data() + s.size();
+  std::optional<uint64_t> id = ParseNumber<uint64_t>(s);
+  if (id) *out = *id;
+  return id.has_value();
 }
 
 template <typename Enum, size_t N>

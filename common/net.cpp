@@ -77,16 +77,23 @@ bool SteerReusePort(int fd, size_t first_n) {
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) == 0;
 }
 
-bool UnixSocketAccepts(const std::string& path) {
+int ConnectUnix(const std::string& path, UniqueFd* fd) {
   sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) return false;
+  if (path.size() >= sizeof addr.sun_path) return ENAMETOOLONG;
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return false;
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  UniqueFd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!sock) return errno;
+  int err = connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  if (err == 0 || err == EINPROGRESS) *fd = std::move(sock);
+  return err;
+}
+
+bool UnixSocketAccepts(const std::string& path) {
+  UniqueFd fd;
+  int err = ConnectUnix(path, &fd);
   // EAGAIN: the backlog is full, so the listener is alive.
-  return errno == EAGAIN || errno == EINPROGRESS;
+  return err == 0 || err == EAGAIN || err == EINPROGRESS;
 }
 
 std::string HostPort(const std::string& host, int port) {

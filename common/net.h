@@ -24,6 +24,12 @@ void CheckPortFree(const std::string& host, int port);
 /// when its worker drains and exits. Returns false (errno set) on failure.
 bool SteerReusePort(int fd, size_t first_n);
 
+/// Starts a non-blocking connect() to the Unix socket at `path`, into `*fd`.
+/// Returns 0 when connected, else the errno: EINPROGRESS (still connecting;
+/// *fd is kept), EAGAIN (the listener's backlog is full), ENAMETOOLONG (the
+/// path does not fit sun_path), ECONNREFUSED, ENOENT...
+int ConnectUnix(const std::string& path, UniqueFd* fd);
+
 /// Whether a connect() to the Unix socket at `path` is accepted (or queued)
 /// right now. Never blocks.
 bool UnixSocketAccepts(const std::string& path);

@@ -14,17 +14,10 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/parse_text.h"
 
 namespace valved {
 namespace {
-
-std::optional<unsigned long> AsNumber(const std::string& text) {
-  unsigned long value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
 
 /// Calls a getpwnam_r-style `lookup(buffer, size, &result)`, growing the
 /// buffer on ERANGE. Returns the errno of a failed lookup, or 0 (then
@@ -63,8 +56,8 @@ void ResolveUser(const std::string& name, Identity& out) {
   int err = LookUp(buffer, found, [&](char* buf, size_t size, passwd** result) {
     return getpwnam_r(name.c_str(), &entry, buf, size, result);
   });
-  if (!found && err == 0 && AsNumber(name)) {
-    uid_t uid = static_cast<uid_t>(*AsNumber(name));
+  if (!found && err == 0 && ParseNumber<unsigned long>(name)) {
+    uid_t uid = static_cast<uid_t>(*ParseNumber<unsigned long>(name));
     err = LookUp(buffer, found, [&](char* buf, size_t size, passwd** result) {
       return getpwuid_r(uid, &entry, buf, size, result);
     });
@@ -93,7 +86,7 @@ void ResolveGroup(const std::string& name, Identity& out) {
     out.gid = found->gr_gid;
     return;
   }
-  auto number = AsNumber(name);
+  auto number = ParseNumber<unsigned long>(name);
   if (err != 0 || !number) FailLookup("group", "group", name, err);
   out.gid = static_cast<gid_t>(*number);
   out.group = GroupName(out.gid);

@@ -7,12 +7,13 @@
 #include "common/settings.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <variant>
 
 #include "common/log.h"
+#include "common/parse_text.h"
+#include "common/socket_paths.h"
 
 namespace valved {
 namespace {
@@ -29,12 +30,6 @@ constexpr int64_t kMsPerDay = 24 * 3600 * 1000;
 // Deadlines are computed as steady_clock::now() + duration in nanoseconds,
 // which overflows beyond ~292 years; a year is far beyond any sensible wait.
 constexpr int64_t kMaxDurationMs = 365 * kMsPerDay;
-// sun_path holds 107 bytes plus NUL. The master creates
-// "<runtime_dir>/valved.<pid>.XXXXXX" and keeps 32 bytes for
-// "/child-<id>.sock" (master/runtime_dir.cpp), so with a 7-digit pid the
-// directory may have 107 - 32 - 22 = 53 bytes. Checking here reports a long
-// path as a setting error, not as a failure of the first spawn.
-constexpr size_t kMaxRuntimeDirLength = 53;
 
 struct Entry {
   SettingInfo info;
@@ -51,8 +46,8 @@ std::string RuntimeDirCheck(std::string_view value) {
   if (value.front() != '/') return "must be an absolute path (or empty for the default)";
   if (value.size() > kMaxRuntimeDirLength) {
     return "must be at most " + std::to_string(kMaxRuntimeDirLength) +
-           " bytes long, to leave room for socket names (Unix socket paths are limited to 107 "
-           "bytes)";
+           " bytes long, to leave room for socket names (Unix socket paths are limited to " +
+           std::to_string(kMaxSocketPathLength) + " bytes)";
   }
   return "";
 }
@@ -330,20 +325,12 @@ std::string Quoted(std::string_view value) {
   Fail(entry, "expected " + expected + ", got " + Quoted(value));
 }
 
-std::optional<int64_t> ParseInteger(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
 /// Splits "250ms" into its leading digits and the rest; nullopt when there
 /// are no digits or the number overflows.
 std::optional<std::pair<int64_t, std::string_view>> SplitNumber(std::string_view text) {
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  auto number = ParseInteger(text.substr(0, digits));
+  auto number = ParseNumber<int64_t>(text.substr(0, digits));
   if (!number) return std::nullopt;
   return std::make_pair(*number, text.substr(digits));
 }
@@ -362,7 +349,7 @@ std::string DescribeIntRange(int64_t min, int64_t max) {
 }
 
 int64_t ParseIntValue(const Entry& entry, std::string_view value) {
-  auto number = ParseInteger(value);
+  auto number = ParseNumber<int64_t>(value);
   if (!number || *number < entry.min || *number > entry.max) {
     FailExpected(entry, DescribeIntRange(entry.min, entry.max), value);
   }

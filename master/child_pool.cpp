@@ -37,6 +37,7 @@
 
 #include "common/exit_status.h"
 #include "common/log.h"
+#include "common/socket_paths.h"
 
 namespace valved::master {
 namespace {
@@ -243,7 +244,7 @@ RChild* ChildPool::Spawn(uint64_t predecessor) {
   child->id = next_id_++;
   child->predecessor = predecessor;
   child->generation = generation_;
-  child->socket_path = runtime_dir_ + "/child-" + std::to_string(child->id) + ".sock";
+  child->socket_path = ChildSocketPath(runtime_dir_, child->id);
   child->spawned_at = child->state_since = clock_.Now();
   if (config_.max_requests > 0) {
     std::uniform_int_distribution<int> jitter(0, std::max(config_.max_requests_jitter, 0));

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "common/parse_text.h"
 #include "common/settings.h"
 #include "master/signal_command.h"
 
@@ -147,17 +148,15 @@ void SetSignal(CommandLine& cl, const std::string& command) {
 }
 
 void AddSet(CommandLine& cl, const std::string& value) {
-  size_t equals = value.find('=');
-  if (equals == std::string::npos || equals == 0) {
-    throw UsageError("option --set expects KEY=VALUE, got \"" + value + "\"");
-  }
-  std::string key = value.substr(0, equals);
+  auto key_value = SplitKeyValue(value);
+  if (!key_value) throw UsageError("option --set expects KEY=VALUE, got \"" + value + "\"");
+  std::string key(key_value->first);
   if (!FindSetting(key)) {
     std::string closest = ClosestSettingKey(key);
     throw UsageError("option --set: unknown setting \"" + key + "\"" +
                      (closest.empty() ? "" : "; did you mean \"" + closest + "\"?"));
   }
-  cl.overrides.emplace_back(key, value.substr(equals + 1));
+  cl.overrides.emplace_back(key, key_value->second);
   cl.override_flags.push_back("--set " + key);
 }
 

@@ -157,7 +157,6 @@ void Master::OnJanitor() {
     next_idle_check_ = clock_.Now() + config_.check_unused;
   }
   supervisor_->RespawnDue();
-  supervisor_->CollectGarbage();
 }
 
 void Master::OnTerm() { BeginStop(true, kExitOk); }
@@ -234,34 +233,32 @@ void Master::AdvanceReload() {
   }
 }
 
-// Brings the number of worker slots to config_.workers: removing (TTOU's
+// Brings the number of worker slots to config_.workers, the configured
+// count (TTIN and TTOU change the slots, not the setting): removing (TTOU's
 // way, draining the last socket first) or adding.
 void Master::ResizeWorkers(bool grow) {
   size_t want = static_cast<size_t>(std::max(config_.workers, 1));
   while (!grow && supervisor_->slots() > want) supervisor_->RemoveSlot();
+  while (grow && supervisor_->slots() < want && AddWorker()) {
+  }
+}
+
+bool Master::AddWorker() {
   try {
-    while (grow && supervisor_->slots() < want)
-      supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+    supervisor_->AddSlot(ListenReusePort(config_.host, config_.port));
+    return true;
   } catch (const std::exception& e) {
     Log(LogLevel::kError) << "cannot add a worker: " << e.what();
+    return false;
   }
-  config_.workers = static_cast<int>(supervisor_->slots());
 }
 
 void Master::OnTtin() {
-  if (stop_) return;
-  ++config_.workers;
-  ResizeWorkers(true);
+  if (!stop_) AddWorker();
 }
 
 void Master::OnTtou() {
-  if (stop_) return;
-  if (config_.workers <= 1) {
-    Log(LogLevel::kWarn) << "TTOU: only one worker left; keeping it";
-    return;
-  }
-  --config_.workers;
-  ResizeWorkers(false);
+  if (!stop_) supervisor_->RemoveSlot();
 }
 
 void Master::OnUsr1() {

@@ -75,6 +75,8 @@ class Master final : public LeaseSink {
   void OnTtin();
   void OnTtou();
   void ResizeWorkers(bool grow);
+  /// TTIN: one more worker slot; false (logged) when no socket could be opened.
+  bool AddWorker();
   void BeginReload(Config next);
   void AdvanceReload();
   RLaunchSpec LaunchSpecFor(const Config& config, const ApiLocation& api) const;

@@ -15,12 +15,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/parse_text.h"
 
 namespace valved::master {
 namespace {
@@ -88,13 +89,8 @@ std::optional<std::string> Staleness(const std::string& path, const PidFile::Pro
 
 std::optional<pid_t> ParsePid(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  pid_t pid = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, pid);
-  if (text.empty() || text[0] == '-' || text[0] == '+' || ec != std::errc() || ptr != end ||
-      pid <= 0) {
-    return std::nullopt;
-  }
+  std::optional<pid_t> pid = ParseNumber<pid_t>(text);
+  if (!pid || *pid <= 0) return std::nullopt;
   return pid;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/socket_paths.h"
 
 namespace valved::master {
 namespace {
@@ -35,7 +36,7 @@ std::string ChooseBase(const std::string& configured, const std::optional<Identi
 
 std::string CreateRuntimeDir(const std::string& configured, const std::optional<Identity>& owner) {
   std::string base = ChooseBase(configured, owner);
-  std::string pattern = base + "/valved." + std::to_string(getpid()) + ".XXXXXX";
+  std::string pattern = RuntimeSubdirPattern(base, getpid());
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data())) {
@@ -43,8 +44,8 @@ std::string CreateRuntimeDir(const std::string& configured, const std::optional<
                              ErrnoString(errno));
   }
   std::string path(buf.data());
-  // Unix socket paths are limited to 107 bytes (sun_path).
-  if (path.size() + 32 > 107) {
+  // runtime_dir's length was checked, but $XDG_RUNTIME_DIR's was not.
+  if (!ChildSocketsFit(path)) {
     rmdir(path.c_str());
     throw std::runtime_error("runtime directory path " + path +
                              " is too long for Unix sockets; set runtime_dir to a shorter path");

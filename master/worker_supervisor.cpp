@@ -61,7 +61,12 @@ const char* ToString(WorkerState state) {
 
 WorkerSupervisor::WorkerSupervisor(event_base* base, const Config& config, const Clock& clock,
                                    std::string exe, std::vector<UniqueFd> listeners, Hooks hooks)
-    : base_(base), config_(config), clock_(clock), exe_(std::move(exe)), hooks_(std::move(hooks)) {
+    : base_(base),
+      config_(config),
+      clock_(clock),
+      exe_(std::move(exe)),
+      hooks_(std::move(hooks)),
+      graveyard_(base) {
   for (UniqueFd& listener : listeners) slots_.push_back(Slot{std::move(listener)});
 }
 
@@ -151,9 +156,7 @@ bool WorkerSupervisor::OnExit(pid_t pid, int wait_status) {
   }
   if (worker.channel && worker.channel->open()) hooks_.on_lost(worker.id);
   SetState(worker, WorkerState::kDead, DescribeWaitStatus(wait_status));
-  // The reaper may run inside this very worker's channel callback (a RELEASE
-  // triggers a reap): keep the channel alive until CollectGarbage().
-  graveyard_.push_back(std::move(*it));
+  graveyard_.Bury(std::move(*it));
   workers_.erase(it);
   RespawnDue();
   return true;
@@ -184,8 +187,6 @@ void WorkerSupervisor::RespawnDue() {
     if (!SlotHasWorker(slot) && clock_.Now() >= slots_[slot].respawn_at) Fork(slot);
   }
 }
-
-void WorkerSupervisor::CollectGarbage() { graveyard_.clear(); }
 
 void WorkerSupervisor::Send(uint64_t worker_id, const ipc::Message& message) {
   Worker* worker = Find(worker_id);

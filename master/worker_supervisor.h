@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/event_ptr.h"
+#include "common/graveyard.h"
 #include "common/ipc_channel.h"
 #include "common/unique_fd.h"
 
@@ -55,7 +56,7 @@ class WorkerSupervisor {
   /// TTIN: one more slot, with its own listening socket. Throws on socket errors.
   void AddSlot(UniqueFd listener);
   /// TTOU: the newest slot's worker finishes what it holds and exits; the
-  /// slot goes away. Keeps at least one slot.
+  /// slot goes away. Keeps at least one slot (logs "only one worker left").
   void RemoveSlot();
   /// Reload: a new worker in every slot (running the current config), the
   /// old ones QUIT. `listeners`, when not empty, replace the slots' sockets
@@ -63,8 +64,6 @@ class WorkerSupervisor {
   void ReplaceAll(std::vector<UniqueFd> listeners);
   /// Re-forks empty slots whose backoff has passed.
   void RespawnDue();
-  /// Frees what reaped workers left; call from a timer, never from a channel callback.
-  void CollectGarbage();
   size_t alive() const { return workers_.size(); }
   size_t slots() const { return slots_.size(); }
   /// A worker exited with kExitConfig: re-forking would not help.
@@ -104,7 +103,9 @@ class WorkerSupervisor {
   std::vector<Slot> slots_;
   Hooks hooks_;
   std::vector<std::unique_ptr<Worker>> workers_;  // every worker process not yet reaped
-  std::vector<std::unique_ptr<Worker>> graveyard_;
+  /// Reaped workers, freed on the next loop turn: the reaper may run inside
+  /// the dead worker's own channel callback (a RELEASE triggers a reap).
+  Graveyard graveyard_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::string fatal_error_;

@@ -454,8 +454,7 @@ void ClientConnection::ArmTimer(Duration duration) {
     evtimer_del(timer_.get());
     return;
   }
-  timeval tv{static_cast<time_t>(duration.count() / 1000),
-             static_cast<suseconds_t>((duration.count() % 1000) * 1000)};
+  timeval tv = ToTimeval(duration);
   evtimer_add(timer_.get(), &tv);
 }
 

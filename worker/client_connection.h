@@ -8,7 +8,7 @@
 // for; the single timer means what the phase says it means.
 //
 // Lifetime: the connection never deletes itself. When it is done it tells its
-// host, which buries it (worker/graveyard.h), so callbacks that end it can
+// host, which buries it (common/graveyard.h), so callbacks that end it can
 // still touch its members until they return.
 #pragma once
 
@@ -22,7 +22,7 @@
 #include "common/config.h"
 #include "common/event_ptr.h"
 #include "common/unique_fd.h"
-#include "worker/graveyard.h"
+#include "common/graveyard.h"
 #include "worker/http_util.h"
 #include "worker/master_link.h"
 #include "worker/request_parser.h"

@@ -1,13 +1,10 @@
 #include "worker/upstream.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <cerrno>
-#include <cstring>
 #include <sstream>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "common/unique_fd.h"
 #include "worker/http_util.h"
 
@@ -17,25 +14,14 @@ namespace {
 // A non-blocking connect to a Unix socket. Such a connect completes or fails
 // at once (EAGAIN means the child's backlog is full, not "in progress"); an
 // EINPROGRESS is still handled in case the kernel ever reports it.
-UniqueFd ConnectUnix(const std::string& path, bool* in_progress, std::string* error) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    *error = "socket path too long: " + path;
-    return UniqueFd();
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    *error = "socket() failed (" + ErrnoString(errno) + ")";
-    return fd;
-  }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
-  int err = errno;
+UniqueFd ConnectChild(const std::string& path, bool* in_progress, std::string* error) {
+  UniqueFd fd;
+  int err = ConnectUnix(path, &fd);
   *in_progress = err == EINPROGRESS;
-  if (*in_progress) return fd;
-  *error = "connect(" + path + ") failed (" + ErrnoString(err) + ")";
-  return UniqueFd();
+  if (err == 0 || *in_progress) return fd;
+  *error = err == ENAMETOOLONG ? "socket path too long: " + path
+                               : "connect(" + path + ") failed (" + ErrnoString(err) + ")";
+  return fd;
 }
 
 ipc::Outcome OutcomeValue(Upstream::Failure failure) {
@@ -71,7 +57,7 @@ Upstream::~Upstream() = default;
 
 bool Upstream::Start(const std::string& request_head, bool chunked_body, std::string* error) {
   chunked_body_ = chunked_body;
-  UniqueFd fd = ConnectUnix(lease_.socket_path, &connecting_, error);
+  UniqueFd fd = ConnectChild(lease_.socket_path, &connecting_, error);
   if (!fd) {
     Log(LogLevel::kWarn) << log_prefix_ << ": child#" << lease_.child_id << ": " << *error
                          << "; lease released broken";
@@ -282,8 +268,7 @@ void Upstream::NoteProgress() {
 
 void Upstream::ArmTimer() {
   if (timeout_.count() <= 0) return;
-  timeval tv{static_cast<time_t>(timeout_.count() / 1000),
-             static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
+  timeval tv = ToTimeval(timeout_);
   evtimer_add(timer_.get(), &tv);
 }
 

@@ -15,7 +15,7 @@
 #include "common/config.h"
 #include "common/unique_fd.h"
 #include "worker/client_connection.h"
-#include "worker/graveyard.h"
+#include "common/graveyard.h"
 #include "worker/listener.h"
 #include "worker/master_link.h"
 #include "worker/upstream.h"

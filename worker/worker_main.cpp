@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 
-#include <charconv>
 #include <csignal>
 #include <string_view>
 
 #include "common/event_ptr.h"
 #include "common/exit_status.h"
 #include "common/log.h"
+#include "common/parse_text.h"
 #include "common/privileges.h"
 #include "common/settings.h"
 #include "common/signal_set.h"
@@ -18,18 +18,19 @@ namespace valved::worker {
 namespace {
 
 template <typename T>
-bool ParseNumber(std::string_view text, T* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
+bool SetNumber(std::string_view text, T* out) {
+  std::optional<T> number = ParseNumber<T>(text);
+  if (number) *out = *number;
+  return number.has_value();
 }
 
 bool ParseSetting(std::string_view pair, WorkerArgs* args, std::string* error) {
-  size_t equals = pair.find('=');
-  if (equals == std::string_view::npos || equals == 0) {
+  auto key_value = SplitKeyValue(pair);
+  if (!key_value) {
     *error = "--set expects key=value, got \"" + std::string(pair) + "\"";
     return false;
   }
-  args->settings.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+  args->settings.emplace_back(key_value->first, key_value->second);
   return true;
 }
 
@@ -42,9 +43,9 @@ bool ParseArg(int argc, char** argv, int* i, WorkerArgs* args, std::string* erro
     return true;
   };
   std::string_view value;
-  if (value_of("--channel-fd=", &value)) return ParseNumber(value, &args->channel_fd);
-  if (value_of("--listen-fd=", &value)) return ParseNumber(value, &args->listen_fd);
-  if (value_of("--id=", &value)) return ParseNumber(value, &args->id);
+  if (value_of("--channel-fd=", &value)) return SetNumber(value, &args->channel_fd);
+  if (value_of("--listen-fd=", &value)) return SetNumber(value, &args->listen_fd);
+  if (value_of("--id=", &value)) return SetNumber(value, &args->id);
   if (value_of("--set=", &value)) return ParseSetting(value, args, error);
   if (arg == "--set" && *i + 1 < argc) return ParseSetting(argv[++*i], args, error);
   *error = "unknown argument \"" + std::string(arg) + "\"";

@@ -1,7 +1,8 @@
-// Deferred deletion. A connection often learns that it is finished inside one
-// of its own libevent callbacks, with its members still on the stack; it is
-// handed here and destroyed on the next turn of the loop, when no callback of
-// it can be running.
+// Deferred deletion. An object often learns that it is finished inside one of
+// its own libevent callbacks, with its members still on the stack (a worker's
+// client connection; the master's record of a worker whose channel callback
+// ran the reaper); it is handed here and destroyed on the next turn of the
+// loop, when no callback of it can be running.
 #pragma once
 
 #include <memory>
@@ -9,7 +10,7 @@
 
 #include "common/event_ptr.h"
 
-namespace valved::worker {
+namespace valved {
 
 class Graveyard {
  public:
@@ -41,4 +42,4 @@ class Graveyard {
   EventPtr sweep_;
 };
 
-}  // namespace valved::worker
+}  // namespace valved

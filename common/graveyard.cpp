@@ -1,6 +1,6 @@
-#include "worker/graveyard.h"
+#include "common/graveyard.h"
 
-namespace valved::worker {
+namespace valved {
 
 Graveyard::Graveyard(event_base* base) : sweep_(evtimer_new(base, OnSweep, this)) {}
 
@@ -17,4 +17,4 @@ void Graveyard::OnSweep(evutil_socket_t, short, void* arg) {
   graves.clear();
 }
 
-}  // namespace valved::worker
+}  // namespace valved
