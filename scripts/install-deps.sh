@@ -10,7 +10,7 @@ packages=(
   r-base-core r-cran-plumber
   r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
   curl procps
-  debhelper lintian systemd  # scripts/test-package.sh: build, check and install the .deb
+  debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
 )
 
 missing=()

@@ -30,6 +30,12 @@ if command -v lintian >/dev/null; then
   step "lintian: no error or warning"
 fi
 
+# The unit under systemd as PID 1, in a container booted from this machine's
+# root file system (nothing is installed on the machine itself).
+if command -v systemd-nspawn >/dev/null; then
+  ./scripts/test-unit-nspawn.sh "$deb" | sed 's/^/test-unit-nspawn: /'
+fi
+
 # One package test at a time on a machine: it installs system-wide.
 exec 9>/tmp/valved-package-test.lock
 flock -w 600 9 || fail "another package test holds /tmp/valved-package-test.lock"
