@@ -41,7 +41,7 @@ enum class DenyReason {
 enum class Outcome {
   kOk,        ///< the child answered and its connection ended cleanly
   kBroken,    ///< I/O error with the child mid-request: the master checks the process
-  kTimedOut,  ///< the child did not answer within request_timeout: the master replaces it
+  kTimedOut,  ///< the child did not answer within `timeout`: the master replaces it
 };
 
 struct Hello {

@@ -90,7 +90,8 @@ const Entry kEntries[] = {
               "The plumber API: an R file, as for plumber::plumb(file), or a directory holding "
               "entrypoint.R or plumber.R, as for plumber::plumb(dir); a file named entrypoint.R "
               "stands for its directory. plumber is attached first, as by library(plumber). Each "
-              "R child runs in the API's directory. A relative path is taken from valved's working directory, which "
+              "R child runs in the API's directory. A relative path is taken from valved's working "
+              "directory, which "
               "is / under systemd, so a service should give an absolute path. Valve's "
               "-f/--file."},
      .field = &Config::file,
@@ -487,6 +488,10 @@ std::vector<std::pair<std::string, std::string>> SettingsOf(const Config& config
     settings.emplace_back(std::string(entry.info.key), TextOf(entry, config));
   }
   return settings;
+}
+
+LogLevel LogLevelOf(const Config& config) {
+  return ParseLogLevel(config.log_level).value_or(LogLevel::kNotice);
 }
 
 std::optional<RuleViolation> FindRuleViolation(const Config& config) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/log.h"
 
 namespace valved {
 
@@ -25,6 +26,10 @@ std::vector<std::pair<std::string, std::string>> SettingsOf(const Config& config
 
 /// Cross-field rules (n_min <= n_max, ...). Throws ConfigError naming the key.
 void Validate(const Config& config);
+
+/// config.log_level as a LogLevel (Validate accepts only names that parse;
+/// notice otherwise). The one reader of that string.
+LogLevel LogLevelOf(const Config& config);
 
 /// How a setting's text is read.
 enum class SettingType {

@@ -1,10 +1,10 @@
 # valved's bundled example API: the same endpoints as Valve's example.
 #
-#   valved -f examples/plumber.R -n 4
-#   curl 'http://127.0.0.1:8000/echo?msg=hello'
-#   curl 'http://127.0.0.1:8000/sleep?zzz=2'
-#   curl -X POST -d '{"x": [1, 2, 3]}' http://127.0.0.1:8000/sum
-#   curl -o plot.png http://127.0.0.1:8000/plot
+#   valved -f examples/plumber.R -n 4        (valved's default port is 3000)
+#   curl 'http://127.0.0.1:3000/echo?msg=hello'
+#   curl 'http://127.0.0.1:3000/sleep?zzz=2'
+#   curl -X POST -d '{"x": [1, 2, 3]}' http://127.0.0.1:3000/sum
+#   curl -o plot.png http://127.0.0.1:3000/plot
 
 #* @apiTitle valved example API
 #* @apiDescription A plumber API served by valved: one R process per request.

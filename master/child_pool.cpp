@@ -10,9 +10,11 @@
 // Spawning, Ready and Busy children count towards n_min: a retired child is
 // already on its way out.
 //
-// Replacement is make-before-break: a child due for replacement (it served
-// max_requests, or a reload asked for new code) keeps serving while its
-// successor starts, and retires only when the successor is Ready. The pair
+// Replacement is make-before-break (RChild::replacement goes kDue ->
+// kSuccessorStarting -> kReplaced): a child due for replacement (it served
+// max_requests, passed max_memory, or a reload asked for new code) keeps
+// serving while its successor starts, and retires only when the successor is
+// Ready. The pair
 // counts as one child, so n_max may be passed by the successors being started
 // (at most max_spawning of them) but a request never waits for an R start
 // because of recycling or reload.
@@ -42,6 +44,11 @@
 namespace valved::master {
 namespace {
 
+bool HasSuccessor(const RChild& child) {
+  return child.replacement == Replacement::kSuccessorStarting ||
+         child.replacement == Replacement::kReplaced;
+}
+
 constexpr Duration kFirstBackoff = std::chrono::seconds(1);
 constexpr Duration kMaxBackoff = std::chrono::seconds(30);
 
@@ -61,7 +68,8 @@ void ChildPool::OnReady(uint64_t id) {
   if (!found || found->state != ChildState::kSpawning) return;
   RChild& child = *found;
   ever_ready_ = true;
-  if (child.generation == generation_) api_verified_ = true;
+  if (child.generation == generation_ && reload_status_ == ReloadStatus::kProving)
+    reload_status_ = ReloadStatus::kVerified;
   boot_failures_ = 0;
   auto took = std::chrono::duration_cast<Duration>(clock_.Now() - child.spawned_at);
   Transition(child, ChildState::kReady,
@@ -72,7 +80,8 @@ void ChildPool::OnReady(uint64_t id) {
 void ChildPool::RetirePredecessorOf(const RChild& child) {
   RChild* old = FindMutable(child.predecessor);
   if (!old || old->successor != child.id) return;
-  std::string reason = old->retire_reason + "; replaced by child#" + std::to_string(child.id);
+  old->replacement = Replacement::kReplaced;
+  std::string reason = old->replacement_reason + "; replaced by child#" + std::to_string(child.id);
   if (old->state == ChildState::kReady) {
     Stop(*old, SIGINT, reason);
   } else if (old->state == ChildState::kBusy) {
@@ -101,12 +110,16 @@ bool ChildPool::OnExit(pid_t pid, int wait_status) {
 }
 
 void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
-  if (RChild* old = FindMutable(child.predecessor); old && old->successor == child.id)
-    old->successor = 0;  // a later Reconcile() tries again, after the backoff
+  if (RChild* old = FindMutable(child.predecessor); old && old->successor == child.id) {
+    old->replacement = Replacement::kDue;  // a later Reconcile() tries again, after the backoff
+    old->successor = 0;
+  }
   if (retiring_) return;
   std::string tail = launcher_.OutputTail(child.id);
   bool load_error = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kApiLoadFailedExitCode;
-  if (load_error && !api_verified_) {
+  // A load error before the API was ever proven (at start-up, or by a
+  // reload's first new child) is the API's fault: retrying cannot help.
+  if (load_error && (!ever_ready_ || reload_status_ == ReloadStatus::kProving)) {
     std::string why = "the API " + config_.file + " failed to load in R:\n" + tail;
     if (!ever_ready_) {
       fatal_error_ = why;
@@ -136,7 +149,8 @@ RChild* ChildPool::PickIdle() {
   RChild* best = nullptr;
   auto better = [](const RChild& a, const RChild* b) {
     if (!b) return true;
-    if (a.retire_reason.empty() != b->retire_reason.empty()) return a.retire_reason.empty();
+    bool a_due = a.replacement != Replacement::kNone;
+    if (a_due != (b->replacement != Replacement::kNone)) return !a_due;
     return a.state_since > b->state_since;
   };
   for (auto& [id, child] : children_) {
@@ -168,7 +182,7 @@ void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
   if (outcome == ipc::Outcome::kBroken && !still_accepts(child))
     return Stop(child, SIGKILL, "released broken and its socket no longer accepts");
   if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
-    MarkDue(child, "served max_requests (" + std::to_string(child.requests) + ")");
+    ScheduleReplacement(child, "served max_requests (" + std::to_string(child.requests) + ")");
   Transition(child, ChildState::kReady, reason);
 }
 
@@ -194,7 +208,7 @@ bool ChildPool::CanSpawn() const {
   if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return false;
   if (Count(ChildState::kSpawning) >= MaxSpawning()) return false;
   size_t replaced = static_cast<size_t>(std::count_if(
-      children_.begin(), children_.end(), [](const auto& kv) { return kv.second->successor; }));
+      children_.begin(), children_.end(), [](const auto& kv) { return HasSuccessor(*kv.second); }));
   return children_.size() - replaced < static_cast<size_t>(config_.n_max);
 }
 
@@ -202,41 +216,47 @@ bool ChildPool::CanSpawn() const {
 // predecessor's place) but not max_spawning or the backoff.
 void ChildPool::SpawnSuccessors() {
   for (auto& [id, child] : children_) {
-    if (child->retire_reason.empty() || child->successor || !IsLive(child->state)) continue;
+    if (child->replacement != Replacement::kDue || !IsLive(child->state)) continue;
     if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return;
     if (Count(ChildState::kSpawning) >= MaxSpawning()) return;
     uint64_t old_id = child->id;
-    if (RChild* successor = Spawn(old_id)) FindMutable(old_id)->successor = successor->id;
+    RChild* successor = Spawn(old_id);
+    if (!successor) continue;
+    RChild& old = *FindMutable(old_id);
+    old.replacement = Replacement::kSuccessorStarting;
+    old.successor = successor->id;
   }
 }
 
-void ChildPool::MarkDue(RChild& child, std::string reason) {
-  if (!child.retire_reason.empty()) return;
+void ChildPool::ScheduleReplacement(RChild& child, std::string reason) {
+  if (child.replacement != Replacement::kNone) return;
   Log(LogLevel::kInfo) << Name(child) << ": to be replaced: " << reason;
-  child.retire_reason = std::move(reason);
+  child.replacement = Replacement::kDue;
+  child.replacement_reason = std::move(reason);
 }
 
 void ChildPool::ReplaceAll(std::string_view reason) {
+  reload_status_ = ReloadStatus::kProving;
   reload_error_.clear();
-  api_verified_ = false;
   ++generation_;
   for (auto& [id, child] : children_) {
-    if (IsLive(child->state)) MarkDue(*child, std::string(reason));
+    if (IsLive(child->state)) ScheduleReplacement(*child, std::string(reason));
   }
 }
 
 // The new API cannot load: keep the children that serve the old one, and
 // stop the successors that are still starting.
 void ChildPool::AbandonReplacement(const std::string& why, uint64_t failed_id) {
+  reload_status_ = ReloadStatus::kAbandoned;
   reload_error_ = why;
   for (auto& [id, child] : children_) {
-    child->retire_reason.clear();
+    child->replacement = Replacement::kNone;
+    child->replacement_reason.clear();
     child->successor = 0;
     if (child->predecessor && child->state == ChildState::kSpawning && id != failed_id)
       Stop(*child, SIGKILL, "reload abandoned");
     child->predecessor = 0;
   }
-  api_verified_ = true;
 }
 
 RChild* ChildPool::Spawn(uint64_t predecessor) {
@@ -285,7 +305,7 @@ void ChildPool::ReplaceOversized(const std::function<int64_t(pid_t)>& resident_b
     if (!IsLive(child->state) || child->state == ChildState::kSpawning) continue;
     int64_t rss = resident_bytes(child->pid);
     if (rss > config_.max_memory)
-      MarkDue(*child, "RSS " + std::to_string(rss >> 20) + " MiB passed max_memory");
+      ScheduleReplacement(*child, "RSS " + std::to_string(rss >> 20) + " MiB passed max_memory");
   }
 }
 
@@ -298,10 +318,9 @@ void ChildPool::EnforceDeadlines() {
       Stop(*child, SIGKILL, "spawn_timeout");
       BackOff();
     } else if (child->state == ChildState::kStopping &&
-               now - child->state_since >= config_.kill_timeout) {
+               now - child->signalled_at >= config_.kill_timeout) {
       Log(LogLevel::kWarn) << Name(*child) << ": still running kill_timeout after stop; SIGKILL";
-      launcher_.Signal(child->pid, SIGKILL);
-      child->state_since = now;  // re-arm: SIGKILL again if it somehow survives
+      Signal(*child, SIGKILL);  // and again kill_timeout later, if it somehow survives
     }
   }
 }
@@ -328,13 +347,18 @@ void ChildPool::KillAll() {
     child->lease.reset();
     if (child->state != ChildState::kStopping)
       Transition(*child, ChildState::kStopping, "fast stop");
-    launcher_.Signal(child->pid, SIGKILL);
+    Signal(*child, SIGKILL);
   }
 }
 
 void ChildPool::Stop(RChild& child, int signo, std::string_view reason) {
   child.lease.reset();
   Transition(child, ChildState::kStopping, reason);
+  Signal(child, signo);
+}
+
+void ChildPool::Signal(RChild& child, int signo) {
+  child.signalled_at = clock_.Now();
   launcher_.Signal(child.pid, signo);
 }
 
@@ -365,7 +389,7 @@ size_t ChildPool::LiveCount() const {
 }
 
 bool ChildPool::Counts(const RChild& child) const {
-  return IsLive(child.state) && !child.successor;
+  return IsLive(child.state) && !HasSuccessor(child);
 }
 
 RChild* ChildPool::FindMutable(uint64_t id) {

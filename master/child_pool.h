@@ -22,9 +22,21 @@ namespace valved::master {
 /// Exit code of r/launcher.R when the API file cannot be loaded.
 inline constexpr int kApiLoadFailedExitCode = 3;
 
+/// How the last ReplaceAll() (a reload) is going; the master acts on it.
+enum class ReloadStatus {
+  kIdle,       ///< no ReplaceAll() yet
+  kProving,    ///< no child started since ReplaceAll() has loaded the API yet
+  kVerified,   ///< one has: the new API works
+  kAbandoned,  ///< the new API failed to load first; reload_error() says why
+};
+
 class ChildPool {
  public:
   ChildPool(const Config& config, Launcher& launcher, const Clock& clock, std::string runtime_dir);
+
+  /// The settings decisions use from now on (reload). Children keep their
+  /// max_requests; the launcher's spec is the master's to change.
+  void SetConfig(const Config& config) { config_ = config; }
 
   // --- events
   /// Spawns the children present from the start: n_min, and at least one so
@@ -61,13 +73,12 @@ class ChildPool {
   void EnforceDeadlines();
   /// Reload: every child is replaced by one running the launcher's current
   /// spec, each retiring only once its successor is Ready. If the new API
-  /// fails to load first, the replacement is abandoned: see reload_error().
+  /// fails to load first, the replacement is abandoned. Progress:
+  /// reload_status().
   void ReplaceAll(std::string_view reason);
-  /// Why the last ReplaceAll() was abandoned ("" if it was not); cleared by
-  /// the next ReplaceAll().
+  ReloadStatus reload_status() const { return reload_status_; }
+  /// kAbandoned: why (the R error).
   const std::string& reload_error() const { return reload_error_; }
-  /// A child started since the last ReplaceAll() (or ever) loaded the API.
-  bool api_verified() const { return api_verified_; }
   /// Shutdown: no more spawns; idle children stop with `signo`, busy ones drain.
   void RetireAll(int signo);
   /// Fast shutdown: SIGKILL everything still running.
@@ -91,14 +102,18 @@ class ChildPool {
   /// Starts a child; `predecessor` is the child it will replace (0: none).
   RChild* Spawn(uint64_t predecessor = 0);
   void SpawnSuccessors();
-  void MarkDue(RChild& child, std::string reason);
+  /// Marks the child due for replacement (Replacement::kDue); a later
+  /// Reconcile() starts its successor.
+  void ScheduleReplacement(RChild& child, std::string reason);
   void RetirePredecessorOf(const RChild& child);
   void AbandonReplacement(const std::string& why, uint64_t failed_id);
-  /// Counts towards n_min and n_max: not on its way out, and not already
-  /// replaced by a successor (which counts instead).
+  /// Counts towards n_min and n_max: not on its way out, and without a
+  /// successor (which counts instead).
   bool Counts(const RChild& child) const;
   RChild* FindMutable(uint64_t id);
   void Stop(RChild& child, int signo, std::string_view reason);
+  /// Sends `signo`, noting the time for the kill_timeout deadline.
+  void Signal(RChild& child, int signo);
   void HandleBootFailure(RChild& child, int wait_status);
   void BackOff();
   RChild* FindByPid(pid_t pid);
@@ -107,15 +122,15 @@ class ChildPool {
   /// max_spawning, which main() resolves (0 = CPU count); at least 1 here.
   size_t MaxSpawning() const { return static_cast<size_t>(std::max(config_.max_spawning, 1)); }
 
-  const Config& config_;
+  Config config_;
   Launcher& launcher_;
   const Clock& clock_;
   std::string runtime_dir_;
   std::map<uint64_t, std::unique_ptr<RChild>> children_;
   uint64_t next_id_ = 1;
-  bool retiring_ = false;      // shutting down: spawn nothing
-  bool ever_ready_ = false;    // some child loaded the API
-  bool api_verified_ = false;  // a child of the current generation loaded the API
+  bool retiring_ = false;    // shutting down: spawn nothing
+  bool ever_ready_ = false;  // some child loaded the API: a load error is no longer fatal
+  ReloadStatus reload_status_ = ReloadStatus::kIdle;
   uint64_t generation_ = 0;    // ReplaceAll() calls so far
   int boot_failures_ = 0;      // consecutive; reset by a ready child
   TimePoint next_spawn_at_{};  // backoff after boot failures

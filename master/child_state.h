@@ -13,7 +13,8 @@ enum class ChildState {
 };
 
 const char* ToString(ChildState state);
-/// Whether `from -> to` is in the table of DESIGN.md; anything else is a bug.
+/// Whether `from -> to` is in the table (docs/ARCHITECTURE.md, "A child's
+/// life"); anything else is a bug.
 bool IsLegalTransition(ChildState from, ChildState to);
 /// States that count towards n_max / n_min: everything not on its way out.
 bool IsLive(ChildState state);

@@ -23,6 +23,8 @@ class LeaseSink {
 class LeaseBroker {
  public:
   LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink);
+  /// max_queue and queue_timeout from now on (reload); waiters stay queued.
+  void SetConfig(const Config& config) { config_ = config; }
 
   void Acquire(uint64_t worker_id, uint64_t req);
   void Cancel(uint64_t worker_id, uint64_t req);
@@ -40,7 +42,8 @@ class LeaseBroker {
   void Close(ipc::DenyReason reason);
   size_t waiting() const { return waitlist_.size(); }
   /// Requests that found no free child and had to wait (recycling and reload
-  /// must never add to this).
+  /// must never add to this). Not logged as a total; kept for tests and for
+  /// the metrics to come.
   uint64_t waited() const { return waited_; }
 
  private:
@@ -51,7 +54,7 @@ class LeaseBroker {
     bool queued = false;  ///< no child was free when it arrived: it waits for one
   };
 
-  const Config& config_;
+  Config config_;
   ChildPool& pool_;
   const Clock& clock_;
   LeaseSink& sink_;

@@ -11,6 +11,7 @@
 #include "common/exit_status.h"
 #include "common/log.h"
 #include "common/privileges.h"
+#include "common/settings.h"
 #include "common/signal_set.h"
 #include "master/build_config.h"
 #include "master/command_line.h"
@@ -54,8 +55,7 @@ valved::Config ReloadConfig(const valved::master::CommandLine& cl) {
 }
 
 int RunMaster(const valved::Config& config, const valved::master::CommandLine& cl) {
-  valved::InitLog("master",
-                  valved::ParseLogLevel(config.log_level).value_or(valved::LogLevel::kNotice));
+  valved::InitLog("master", valved::LogLevelOf(config));
   std::string error;
   if (!valved::SetLogFile(config.log_file, &error)) {
     std::cerr << "valved: " << error << "\n";

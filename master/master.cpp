@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/privileges.h"
+#include "common/settings.h"
 #include "master/install_layout.h"
 #include "master/proc_rss.h"
 #include "master/reaper.h"
@@ -197,15 +198,13 @@ void Master::BeginReload(Config next) {
                               {"user", next.user != config_.user || next.group != config_.group}}) {
     if (changed) Log(LogLevel::kWarn) << key << " changes only take effect on restart";
   }
-  reload_ = Reload{config_, launcher_->spec(), std::move(listeners)};
-  config_ = std::move(next);
-  config_.runtime_dir = reload_->previous.runtime_dir;
-  config_.pid_file = reload_->previous.pid_file;
-  config_.user = reload_->previous.user;
-  config_.group = reload_->previous.group;
-  api_ = api;
+  reload_ = Reload{config_, api_, launcher_->spec(), std::move(listeners)};
+  next.runtime_dir = config_.runtime_dir;
+  next.pid_file = config_.pid_file;
+  next.user = config_.user;
+  next.group = config_.group;
+  SetConfig(std::move(next), api);
   launcher_->SetSpec(LaunchSpecFor(config_, api_));
-  if (auto level = ParseLogLevel(config_.log_level)) SetLogLevel(*level);
   Log(LogLevel::kNotice) << "reloading: new R children for " << api_.path
                          << "; the old ones serve until they are ready";
   pool_->ReplaceAll("reload");
@@ -216,21 +215,43 @@ void Master::BeginReload(Config next) {
 // over. If the new API cannot load, the old configuration stays.
 void Master::AdvanceReload() {
   if (!reload_) return;
-  if (!pool_->reload_error().empty()) {
-    Log(LogLevel::kError) << "reload abandoned: " << pool_->reload_error()
-                          << "\nstill serving with the old configuration";
-    config_ = std::move(reload_->previous);
-    launcher_->SetSpec(std::move(reload_->previous_spec));
-    api_ = LocateApi(config_.file);
-    reload_.reset();
-  } else if (pool_->api_verified()) {
-    bool moved = !reload_->listeners.empty();
-    if (!moved) ResizeWorkers(false);  // retire extra slots before they get new workers
-    supervisor_->ReplaceAll(std::move(reload_->listeners));
-    if (!moved) ResizeWorkers(true);
-    Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
-    reload_.reset();
+  switch (pool_->reload_status()) {
+    case ReloadStatus::kAbandoned:
+      return AbandonReload();
+    case ReloadStatus::kVerified:
+      return FinishReload();
+    case ReloadStatus::kIdle:
+    case ReloadStatus::kProving:
+      return;
   }
+}
+
+void Master::AbandonReload() {
+  Log(LogLevel::kError) << "reload abandoned: " << pool_->reload_error()
+                        << "\nstill serving with the old configuration";
+  SetConfig(std::move(reload_->previous), reload_->previous_api);
+  launcher_->SetSpec(std::move(reload_->previous_spec));
+  reload_.reset();
+}
+
+void Master::FinishReload() {
+  bool moved = !reload_->listeners.empty();
+  if (!moved) ResizeWorkers(false);  // retire extra slots before they get new workers
+  supervisor_->ReplaceAll(std::move(reload_->listeners));
+  if (!moved) ResizeWorkers(true);
+  Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
+  reload_.reset();
+}
+
+// The one place the running configuration changes: every part that decides
+// with it gets the new one here.
+void Master::SetConfig(Config config, const ApiLocation& api) {
+  config_ = std::move(config);
+  api_ = api;
+  pool_->SetConfig(config_);
+  broker_->SetConfig(config_);
+  supervisor_->SetConfig(config_);
+  SetLogLevel(LogLevelOf(config_));
 }
 
 // Brings the number of worker slots to config_.workers, the configured

@@ -51,6 +51,7 @@ class Master final : public LeaseSink {
   /// A reload in progress: the new children are starting.
   struct Reload {
     Config previous;
+    ApiLocation previous_api;
     RLaunchSpec previous_spec;
     std::vector<UniqueFd> listeners;  ///< for the new workers, when the address or count changed
   };
@@ -78,7 +79,12 @@ class Master final : public LeaseSink {
   /// TTIN: one more worker slot; false (logged) when no socket could be opened.
   bool AddWorker();
   void BeginReload(Config next);
+  /// After every event: acts once the pool's ReloadStatus settles.
   void AdvanceReload();
+  void AbandonReload();
+  void FinishReload();
+  /// Replaces the running configuration (reload, abandoned reload).
+  void SetConfig(Config config, const ApiLocation& api);
   RLaunchSpec LaunchSpecFor(const Config& config, const ApiLocation& api) const;
   void OnUsr1();
   void OnChild();

@@ -19,20 +19,31 @@ struct LeaseRef {
   bool operator==(const LeaseRef&) const = default;
 };
 
+/// Where a child is in being replaced, make-before-break. Apart from
+/// ChildState: a child that is due keeps serving (Ready, Busy) while its
+/// successor starts, and is retired (Stopping, Draining) only once the
+/// successor is Ready. Only ChildPool changes it.
+enum class Replacement {
+  kNone,               ///< not due for replacement
+  kDue,                ///< due (max_requests, max_memory, reload); no successor yet
+  kSuccessorStarting,  ///< `successor` is Spawning; this child still serves
+  kReplaced,           ///< `successor` is Ready; this child is retired
+};
+
 struct RChild {
   uint64_t id = 0;
   pid_t pid = -1;
   std::string socket_path;
   ChildState state = ChildState::kSpawning;
   TimePoint spawned_at{};
-  TimePoint state_since{};        ///< when `state` was entered (idle since, busy since, stop sent)
+  TimePoint state_since{};        ///< when `state` was entered (idle since, busy since)
+  TimePoint signalled_at{};       ///< the last stop signal; SIGKILL kill_timeout after it
   std::optional<LeaseRef> lease;  ///< set exactly while Busy or Draining
   uint64_t requests = 0;          ///< leases served
   int max_requests = 0;           ///< recycle after this many (0: never); jitter applied
-  /// Non-empty once the child is due for replacement (max_requests, reload):
-  /// it keeps serving until its successor is Ready (make-before-break).
-  std::string retire_reason;
-  uint64_t successor = 0;    ///< the child started to replace this one (0: none yet)
+  Replacement replacement = Replacement::kNone;
+  std::string replacement_reason;  ///< why it is due ("served max_requests (20)", "reload")
+  uint64_t successor = 0;    ///< kSuccessorStarting, kReplaced: the child that replaces this one
   uint64_t predecessor = 0;  ///< the child this one replaces (0: none)
   uint64_t generation = 0;   ///< ChildPool::ReplaceAll() calls before this child started
 };

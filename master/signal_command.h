@@ -1,6 +1,6 @@
 // `valved -s reload|stop|quit|reopen`: signals the running master, found
 // through its pid file (nginx's -s). The command names map onto valved's
-// signal table (DESIGN.md, "Signals"), not onto nginx's meanings: "stop" is
+// signal table (docs/ARCHITECTURE.md, "Signals"), not onto nginx's meanings: "stop" is
 // valved's graceful SIGTERM and "quit" its fast SIGQUIT.
 #pragma once
 

@@ -42,6 +42,9 @@ class WorkerSupervisor {
   WorkerSupervisor(event_base* base, const Config& config, const Clock& clock, std::string exe,
                    std::vector<UniqueFd> listeners, Hooks hooks);
   ~WorkerSupervisor();
+  /// The settings workers forked from now on get (reload); running workers
+  /// keep theirs until ReplaceAll() swaps them.
+  void SetConfig(const Config& config) { config_ = config; }
 
   void Start();
   /// The reaper collected `pid`; false when it is not a worker.
@@ -97,7 +100,7 @@ class WorkerSupervisor {
   std::vector<std::string> WorkerArgs(const Worker& worker, int channel_fd) const;
 
   event_base* base_;
-  const Config& config_;
+  Config config_;
   const Clock& clock_;
   std::string exe_;
   std::vector<Slot> slots_;

@@ -11,6 +11,7 @@ packages=(
   r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
   curl procps
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
+  mandoc  # man-page lint, in scripts/test.sh
 )
 
 missing=()

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-./scripts/build.sh
+# Only the server: the test suite (minutes on a fresh machine) is not needed
+# to serve the example.
+VALVED_BUILD_TARGET=valved ./scripts/build.sh
 # valved refuses to run R as root unless told to. A clone under /root is not
 # readable by an unprivileged user, so the demo runs R as root explicitly;
 # a service sets `user:` instead (see etc/valve.yaml).

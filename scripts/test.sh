@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh -DVALVED_WERROR=ON
+# The man pages stay lint-clean: no line over 80 bytes, a date mandoc parses.
+mandoc -Tlint man/valved.8 man/valve.yaml.5
 (cd "${VALVED_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 "$@")
 if [ "${VALVED_TEST_PACKAGE:-1}" = 1 ]; then
   if [ "$(id -u)" -eq 0 ]; then ./scripts/test-package.sh; else sudo ./scripts/test-package.sh; fi

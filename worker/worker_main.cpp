@@ -64,7 +64,7 @@ void IgnoreSignals() {
 }
 
 bool SetUpLogging(const Config& config) {
-  if (auto level = ParseLogLevel(config.log_level)) SetLogLevel(*level);
+  SetLogLevel(LogLevelOf(config));
   std::string error;
   if (SetLogFile(config.log_file, &error)) return true;
   Log(LogLevel::kError) << error;

@@ -376,7 +376,7 @@ TEST_F(ChildPoolTest, AChildDueForReplacementIsPickedOnlyWhenNoOtherIsFree) {
   pool().OnReady(2);
   pool().Lease(*pool().PickIdle(), {1, 1});  // child 2, the most recently idle
   pool().Release(2, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
-  ASSERT_FALSE(pool().Find(2)->retire_reason.empty());
+  ASSERT_NE(pool().Find(2)->replacement, Replacement::kNone);
   EXPECT_EQ(pool().PickIdle()->id, 1u);
   pool().Lease(*pool().PickIdle(), {1, 2});
   EXPECT_EQ(pool().PickIdle()->id, 2u) << "still serves when nothing else is free";

@@ -30,6 +30,8 @@ class LeaseBrokerTest : public ::testing::Test {
     config_.max_queue = 3;
     config_.max_spawning = 2;
     config_.queue_timeout = 10s;
+    pool_.SetConfig(config_);
+    broker_.SetConfig(config_);
     pool_.Start();
   }
   void ReadyAll() {
