@@ -3,12 +3,13 @@
 #include <cstring>
 #include <utility>
 
+#include "worker/http_parser_glue.h"
 #include "worker/http_util.h"
 
 namespace valved::worker {
 namespace {
 
-RequestParser* Self(http_parser* p) { return static_cast<RequestParser*>(p->data); }
+RequestParser* Self(http_parser* p) { return ParserOf<RequestParser>(p); }
 
 // Per header line: the name, ": ", the value and CRLF.
 constexpr size_t kFieldOverhead = 4;
@@ -61,10 +62,8 @@ RequestParser::Result RequestParser::Feed(std::string_view data, size_t* consume
   bool clean = failed_ || ScanUpTo(data.data() + *consumed);
   feed_ = {};
   if (!clean) return Result::kError;
-  http_errno err = HTTP_PARSER_ERRNO(&parser_);
-  if (err == HPE_PAUSED) return std::exchange(paused_at_, Result::kNeedMore);
-  if (err != HPE_OK) return ParserError();
-  return Result::kNeedMore;
+  if (auto result = StoppedAt(&parser_, &paused_at_)) return *result;
+  return ParserError();
 }
 
 void RequestParser::Resume() { http_parser_pause(&parser_, 0); }
@@ -185,9 +184,7 @@ int RequestParser::OnHeadersComplete(http_parser* p) {
   self->FinishHead();
   if (!self->CheckHead()) return -1;
   self->head_complete_ = true;
-  self->paused_at_ = Result::kHeadComplete;
-  http_parser_pause(p, 1);
-  return 0;
+  return PauseAt(p, &self->paused_at_, Result::kHeadComplete);
 }
 
 void RequestParser::FinishHead() {
@@ -305,24 +302,19 @@ int RequestParser::OnMessageComplete(http_parser* p) {
   RequestParser* self = Self(p);
   self->in_message_ = false;
   self->head_complete_ = false;
-  self->paused_at_ = Result::kMessageComplete;
-  http_parser_pause(p, 1);
-  return 0;
+  return PauseAt(p, &self->paused_at_, Result::kMessageComplete);
 }
 
 const http_parser_settings& RequestParser::Settings() {
-  static const http_parser_settings settings = [] {
-    http_parser_settings s;
-    http_parser_settings_init(&s);
-    s.on_message_begin = OnMessageBegin;
-    s.on_url = OnUrl;
-    s.on_header_field = OnHeaderField;
-    s.on_header_value = OnHeaderValue;
-    s.on_headers_complete = OnHeadersComplete;
-    s.on_body = OnBody;
-    s.on_message_complete = OnMessageComplete;
-    return s;
-  }();
+  static const http_parser_settings settings = ParserSettings({
+      .on_message_begin = OnMessageBegin,
+      .on_url = OnUrl,
+      .on_header_field = OnHeaderField,
+      .on_header_value = OnHeaderValue,
+      .on_headers_complete = OnHeadersComplete,
+      .on_body = OnBody,
+      .on_message_complete = OnMessageComplete,
+  });
   return settings;
 }
 

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "worker/http_parser_glue.h"
+
 namespace valved::worker {
 namespace {
 
-ResponseParser* Self(http_parser* p) { return static_cast<ResponseParser*>(p->data); }
+ResponseParser* Self(http_parser* p) { return ParserOf<ResponseParser>(p); }
 
 // Statuses that never have a body (RFC 7230 §3.3.3).
 bool IsBodylessStatus(int status) {
@@ -44,10 +46,10 @@ ResponseParser::Result ResponseParser::FeedEof() {
 void ResponseParser::Resume() { http_parser_pause(&parser_, 0); }
 
 ResponseParser::Result ResponseParser::Stopped() {
-  http_errno err = HTTP_PARSER_ERRNO(&parser_);
-  if (err == HPE_PAUSED) return std::exchange(paused_at_, Result::kNeedMore);
-  if (err == HPE_OK) return Result::kNeedMore;
-  if (error_.empty()) error_ = std::string("malformed response: ") + http_errno_description(err);
+  if (auto result = StoppedAt(&parser_, &paused_at_)) return *result;
+  if (error_.empty())
+    error_ =
+        std::string("malformed response: ") + http_errno_description(HTTP_PARSER_ERRNO(&parser_));
   return Result::kError;
 }
 
@@ -102,8 +104,7 @@ int ResponseParser::OnHeadersComplete(http_parser* p) {
   head.chunked = (p->flags & F_CHUNKED) != 0;
   if (p->flags & F_CONTENTLENGTH) head.content_length = p->content_length;
   head.bodyless = self->head_request_ || IsBodylessStatus(head.status);
-  self->paused_at_ = Result::kHeadComplete;
-  http_parser_pause(p, 1);
+  PauseAt(p, &self->paused_at_, Result::kHeadComplete);
   return head.bodyless ? 1 : 0;
 }
 
@@ -120,25 +121,19 @@ int ResponseParser::OnBody(http_parser* p, const char* at, size_t len) {
 }
 
 int ResponseParser::OnMessageComplete(http_parser* p) {
-  ResponseParser* self = Self(p);
-  self->paused_at_ = Result::kMessageComplete;
-  http_parser_pause(p, 1);
-  return 0;
+  return PauseAt(p, &Self(p)->paused_at_, Result::kMessageComplete);
 }
 
 const http_parser_settings& ResponseParser::Settings() {
-  static const http_parser_settings settings = [] {
-    http_parser_settings s;
-    http_parser_settings_init(&s);
-    s.on_message_begin = OnMessageBegin;
-    s.on_status = OnStatus;
-    s.on_header_field = OnHeaderField;
-    s.on_header_value = OnHeaderValue;
-    s.on_headers_complete = OnHeadersComplete;
-    s.on_body = OnBody;
-    s.on_message_complete = OnMessageComplete;
-    return s;
-  }();
+  static const http_parser_settings settings = ParserSettings({
+      .on_message_begin = OnMessageBegin,
+      .on_status = OnStatus,
+      .on_header_field = OnHeaderField,
+      .on_header_value = OnHeaderValue,
+      .on_headers_complete = OnHeadersComplete,
+      .on_body = OnBody,
+      .on_message_complete = OnMessageComplete,
+  });
   return settings;
 }
 
