@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/parse_text.h"
 #include "common/socket_paths.h"
+#include "common/trusted_proxies.h"
 
 namespace valved {
 namespace {
@@ -236,6 +237,18 @@ const Entry kEntries[] = {
               "means no limit."},
      .field = &Config::max_body_size,
      .max = kInt64Max},
+    {.info = {"forwarded_allow_ips", T::kString, "", "LIST", kRequests,
+              "peers whose X-Forwarded-* headers are believed",
+              "The peers (a comma-separated list of IP addresses, or * for all) whose "
+              "X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host valved believes: a "
+              "TLS-terminating proxy in front of valved. From such a peer, X-Forwarded-Proto and "
+              "X-Forwarded-Host reach R as sent, rook.url_scheme follows X-Forwarded-Proto, and "
+              "req$REMOTE_ADDR is the last address of its X-Forwarded-For. From any other peer "
+              "valved sets X-Forwarded-Proto: http and X-Forwarded-Host itself, and "
+              "req$REMOTE_ADDR is the peer. X-Forwarded-For always gets the peer appended. "
+              "Empty trusts no one. Gunicorn's forwarded_allow_ips."},
+     .field = &Config::forwarded_allow_ips,
+     .check = CheckTrustedProxies},
     {.info = {"limit_request_line", T::kInt, "", "BYTES", kRequests,
               "longest request line, in bytes",
               "The longest request line (method, target and version) accepted, in bytes; a "

@@ -185,11 +185,49 @@ note_interrupt <- function(expr) {
   withCallingHandlers(expr, interrupt = function(c) stop_request$interrupted <- TRUE)
 }
 
-# The httpuv application: the router, with interrupts noted.
+# The X-Valved-Peer field (worker/http_util.h: valved always sets it and
+# drops any copy a client sends) as a named character vector:
+# "remote_addr=192.0.2.1; remote_port=5512; ..." -> c(remote_addr = ...).
+peer_fields <- function(value) {
+  pairs <- strsplit(strsplit(value, "; ", fixed = TRUE)[[1L]], "=", fixed = TRUE)
+  values <- vapply(pairs, function(p) if (length(p) > 1L) p[[2L]] else "", "")
+  stats::setNames(values, vapply(pairs, function(p) p[[1L]], ""))
+}
+
+# Fills req as httpuv fills it when R listens on the TCP port itself (what
+# a pipe server leaves empty or 0): the client's address and port, the
+# listener's host and port, the scheme. Then removes the field, so the API
+# sees the request plain plumber would give it. Idempotent: onHeaders and call
+# get the same req.
+apply_peer <- function(req) {
+  value <- req[["HTTP_X_VALVED_PEER"]]
+  if (is.null(value)) return(invisible(NULL))
+  fields <- peer_fields(value)
+  field <- function(name) if (name %in% names(fields)) fields[[name]] else ""
+  req$REMOTE_ADDR <- field("remote_addr")
+  req$REMOTE_PORT <- field("remote_port")
+  req$SERVER_NAME <- field("server_name")
+  req$SERVER_PORT <- field("server_port")
+  req$rook.url_scheme <- if (identical(field("scheme"), "https")) "https" else "http"
+  rm("HTTP_X_VALVED_PEER", envir = req)
+  if (!is.null(req[["HEADERS"]])) {
+    req$HEADERS <- req$HEADERS[names(req$HEADERS) != "x-valved-peer"]
+  }
+  invisible(NULL)
+}
+
+# The httpuv application: the router, with the client applied to each
+# request and interrupts noted.
 as_app <- function(pr) {
   list(
-    call = function(req) note_interrupt(pr$call(req)),
-    onHeaders = function(req) note_interrupt(pr$onHeaders(req)),
+    call = function(req) note_interrupt({
+      apply_peer(req)
+      pr$call(req)
+    }),
+    onHeaders = function(req) note_interrupt({
+      apply_peer(req)
+      pr$onHeaders(req)
+    }),
     onWSOpen = function(ws) note_interrupt(pr$onWSOpen(ws))
   )
 }

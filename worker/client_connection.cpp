@@ -37,9 +37,9 @@ std::string SecondsText(Duration d) {
 
 }  // namespace
 
-ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, std::string client_address)
+ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, ClientPeer peer)
     : host_(host),
-      client_address_(std::move(client_address)),
+      peer_(std::move(peer)),
       parser_(RequestLimits::FromConfig(host.config())),
       timer_(evtimer_new(host.base(), OnTimer, this)) {
   // Without this a small last chunk waits for the client's delayed ACK (40ms).
@@ -199,7 +199,7 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
       host_.base(), host_.master(), Upstream::Lease{req_, grant.child_id, grant.socket_path},
       host_.config().timeout, head.is_head(), static_cast<Upstream::Sink*>(this), LogPrefix());
   std::string error;
-  if (!upstream_->Start(ChildRequestHead(head, client_address_), head.chunked, &error)) {
+  if (!upstream_->Start(ChildRequestHead(head, peer_), head.chunked, &error)) {
     host_.graveyard().Bury(std::move(upstream_));
     return OnConnectFailed();
   }
@@ -363,7 +363,7 @@ void ClientConnection::CloseNow() {
   phase_ = Phase::kClosed;
   evtimer_del(timer_.get());
   bev_.reset();  // closes the socket; safe inside the bufferevent's own callback
-  Log(LogLevel::kDebug) << "connection from " << client_address_ << " closed";
+  Log(LogLevel::kDebug) << "connection from " << peer_.address << " closed";
   host_.OnConnectionClosed(*this);
 }
 
@@ -459,7 +459,7 @@ void ClientConnection::ArmTimer(Duration duration) {
 }
 
 std::string ClientConnection::LogPrefix() const {
-  if (req_ == 0) return "client " + client_address_;
+  if (req_ == 0) return "client " + peer_.address;
   const RequestHead& head = parser_.head();
   std::string target = head.target.substr(0, kLoggedTargetLength);
   if (head.target.size() > kLoggedTargetLength) target += "...";

@@ -62,8 +62,8 @@ class ClientConnection final : private Upstream::Sink {
     kClosed,           ///< waiting to be buried
   };
 
-  /// Takes the accepted socket; `client_address` goes into X-Forwarded-For.
-  ClientConnection(ConnectionHost& host, UniqueFd fd, std::string client_address);
+  /// Takes the accepted socket; `peer` is who R is told sent the requests.
+  ClientConnection(ConnectionHost& host, UniqueFd fd, ClientPeer peer);
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -125,7 +125,7 @@ class ClientConnection final : private Upstream::Sink {
   void LogAccess(int status);
 
   ConnectionHost& host_;
-  std::string client_address_;
+  ClientPeer peer_;
   RequestParser parser_;
   Phase phase_ = Phase::kReadingHead;
 

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/trusted_proxies.h"
+
 namespace valved::worker {
 namespace {
 
@@ -13,8 +15,9 @@ constexpr std::string_view kHopByHop[] = {"Connection", "Keep-Alive", "Proxy-Con
                                           "Trailer",    "Upgrade",    "Transfer-Encoding"};
 
 // Fields the worker writes itself towards the child, so any client copy goes.
-constexpr std::string_view kRewrittenForChild[] = {"Host", "Content-Length", "X-Forwarded-For",
-                                                   "X-Forwarded-Proto", "X-Forwarded-Host"};
+constexpr std::string_view kRewrittenForChild[] = {
+    "Host",    "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+    kPeerField};
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -49,6 +52,38 @@ std::string ForwardedFor(const Headers& headers, std::string_view client_address
     chain.append(Trim(h.value)).append(", ");
   }
   return chain.append(client_address);
+}
+
+// The value of the client's last `name` field, trimmed; "" when absent.
+std::string LastValue(const Headers& headers, std::string_view name) {
+  std::string value;
+  for (const Header& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) value = std::string(Trim(h.value));
+  }
+  return value;
+}
+
+// The client as a trusted proxy names it: the last address of its
+// X-Forwarded-For (the one that proxy saw), when it is an address.
+std::string ForwardedClient(const Headers& headers) {
+  std::vector<std::string_view> hops;
+  for (const Header& h : headers) {
+    if (!EqualsIgnoreCase(h.name, "X-Forwarded-For")) continue;
+    for (std::string_view hop : SplitList(h.value)) hops.push_back(hop);
+  }
+  if (hops.empty() || !IsIpAddress(hops.back())) return "";
+  return std::string(hops.back());
+}
+
+// What r/launcher.R applies to req; see kPeerField.
+std::string PeerFieldValue(const RequestHead& request, const ClientPeer& peer,
+                           std::string_view proto) {
+  std::string address = peer.trusted ? ForwardedClient(request.headers) : "";
+  std::string port = address.empty() ? peer.port : "0";  // a proxy does not tell the port
+  if (address.empty()) address = peer.address;
+  std::string scheme = EqualsIgnoreCase(proto, "https") ? "https" : "http";
+  return "remote_addr=" + address + "; remote_port=" + port + "; server_name=" + peer.server_name +
+         "; server_port=" + peer.server_port + "; scheme=" + scheme;
 }
 
 // An HTTP/1.0 client's Expect means nothing (RFC 9110 §10.1.1), but the
@@ -147,7 +182,7 @@ std::string ChildHost(const RequestHead& request) {
   return host ? host->value : std::string();
 }
 
-std::string ChildRequestHead(const RequestHead& request, std::string_view client_address) {
+std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer) {
   std::string out = request.method + " " + OriginForm(request.target) + " HTTP/1.1\r\n";
   // HTTP/1.1 requires a Host field, empty when the host is unknown (RFC 9112 §3.2).
   std::string host = ChildHost(request);
@@ -158,9 +193,14 @@ std::string ChildRequestHead(const RequestHead& request, std::string_view client
   } else if (request.content_length) {
     AppendField(out, "Content-Length", std::to_string(*request.content_length));
   }
-  AppendField(out, "X-Forwarded-For", ForwardedFor(request.headers, client_address));
-  AppendField(out, "X-Forwarded-Proto", "http");
-  if (!host.empty()) AppendField(out, "X-Forwarded-Host", host);
+  std::string proto = peer.trusted ? LastValue(request.headers, "X-Forwarded-Proto") : "";
+  if (proto.empty()) proto = "http";
+  std::string forwarded_host = peer.trusted ? LastValue(request.headers, "X-Forwarded-Host") : "";
+  if (forwarded_host.empty()) forwarded_host = host;
+  AppendField(out, "X-Forwarded-For", ForwardedFor(request.headers, peer.address));
+  AppendField(out, "X-Forwarded-Proto", proto);
+  if (!forwarded_host.empty()) AppendField(out, "X-Forwarded-Host", forwarded_host);
+  AppendField(out, kPeerField, PeerFieldValue(request, peer, proto));
   AppendField(out, "Connection", "close");
   return out + "\r\n";
 }

@@ -46,13 +46,31 @@ std::string_view TargetAuthority(std::string_view target);
 /// ("" when there is none, as HTTP/1.0 allows).
 std::string ChildHost(const RequestHead& request);
 
+/// Who sent a request, as R is to see it.
+struct ClientPeer {
+  std::string address = "";       ///< the TCP peer: "192.0.2.1", "2001:db8::1"
+  std::string port = "0";         ///< its TCP port
+  std::string server_name = "";   ///< the listener's host (setting host), as plumber's SERVER_NAME
+  std::string server_port = "0";  ///< the listener's port
+  bool trusted = false;           ///< on forwarded_allow_ips: its X-Forwarded-* are believed
+};
+
+/// The field that carries the client to r/launcher.R, which applies it to
+/// req (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT, rook.url_scheme)
+/// and removes it before the API sees the request. A client's copy is
+/// always dropped, so it cannot be forged.
+inline constexpr std::string_view kPeerField = "X-Valved-Peer";
+
 /// The head sent to a child: origin-form target, HTTP/1.1, Host from
 /// ChildHost() (empty when unknown), hop-by-hop fields removed, the body framed from the parsed
 /// request (Content-Length, or chunked, since the worker re-chunks),
-/// X-Forwarded-For with `client_address` appended, X-Forwarded-Proto: http,
-/// X-Forwarded-Host from ChildHost() when known, and Connection: close (one request per
-/// child connection).
-std::string ChildRequestHead(const RequestHead& request, std::string_view client_address);
+/// X-Forwarded-For with the peer appended; X-Forwarded-Proto and
+/// X-Forwarded-Host as a trusted peer sent them, else "http" and ChildHost()
+/// (when known); X-Valved-Peer (kPeerField): "remote_addr=A; remote_port=P;
+/// server_name=N; server_port=S; scheme=http|https", where a trusted peer's
+/// last X-Forwarded-For address is the client; and Connection: close (one
+/// request per child connection).
+std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer);
 
 /// How a response body is delimited towards the client.
 enum class BodyFraming {

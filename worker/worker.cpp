@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/trusted_proxies.h"
 
 namespace valved::worker {
 namespace {
@@ -21,6 +22,14 @@ std::string AddressText(const sockaddr* address) {
               sizeof text);
   }
   return text;
+}
+
+std::string PortText(const sockaddr* address) {
+  if (address->sa_family == AF_INET)
+    return std::to_string(ntohs(reinterpret_cast<const sockaddr_in*>(address)->sin_port));
+  if (address->sa_family == AF_INET6)
+    return std::to_string(ntohs(reinterpret_cast<const sockaddr_in6*>(address)->sin6_port));
+  return "0";
 }
 
 // http_parser's head limit is global; it must not cut in before the
@@ -54,7 +63,10 @@ Worker::~Worker() = default;
 
 void Worker::OnAccept(UniqueFd fd, const sockaddr* address, int) {
   ConnectionHost& host = *this;
-  auto connection = std::make_unique<ClientConnection>(host, std::move(fd), AddressText(address));
+  ClientPeer peer{AddressText(address), PortText(address), config_.host,
+                  std::to_string(config_.port), false};
+  peer.trusted = IsTrustedProxy(config_.forwarded_allow_ips, peer.address);
+  auto connection = std::make_unique<ClientConnection>(host, std::move(fd), std::move(peer));
   ClientConnection* key = connection.get();
   connections_.emplace(key, std::move(connection));
 }

@@ -23,7 +23,6 @@
 
 namespace valved::worker {
 namespace {
-
 // Small limits, so that short inputs reach the 413/414/431 paths.
 RequestLimits FuzzLimits() {
   RequestLimits limits;
@@ -117,7 +116,9 @@ void CheckSplitInvariance(const Outcome& whole, const Outcome& split) {
 // What the child receives for `message`: Upstream writes each body piece as
 // one chunk when the client's body was chunked.
 std::string ChildRequest(const Message& message) {
-  std::string out = ChildRequestHead(message.head, "192.0.2.1");
+  ClientPeer peer;
+  peer.address = "192.0.2.1";
+  std::string out = ChildRequestHead(message.head, peer);
   if (!message.head.chunked) return out + message.body;
   if (!message.body.empty()) {
     out += ChunkHeader(message.body.size());

@@ -135,7 +135,10 @@ TEST_F(HttpProxyTest, ConnectionCloseAndHttp10KeepAliveAreHonoured) {
 }
 
 TEST_F(HttpProxyTest, RSeesForwardedFieldsAndNoHopByHopOnes) {
-  Valved* valved = StartHttp();
+  // This client (127.0.0.1) is not a trusted proxy here, so its
+  // X-Forwarded-Proto and -Host are replaced (client_address_test.cpp has
+  // the trusted case).
+  Valved* valved = StartHttp(1, {"--forwarded-allow-ips", "192.0.2.1"});
   ASSERT_NE(valved, nullptr);
   HttpConnection connection(valved->port(), 30s);
   HttpRequest request;

@@ -5,6 +5,18 @@
 namespace valved::worker {
 namespace {
 
+// A client at `address` (and the rest of what the worker knows of it).
+ClientPeer Peer(std::string address, std::string port = "0", std::string server_name = "",
+                std::string server_port = "0", bool trusted = false) {
+  ClientPeer peer;
+  peer.address = std::move(address);
+  peer.port = std::move(port);
+  peer.server_name = std::move(server_name);
+  peer.server_port = std::move(server_port);
+  peer.trusted = trusted;
+  return peer;
+}
+
 RequestHead Get(std::string target, Headers headers) {
   RequestHead head;
   head.method = "GET";
@@ -66,7 +78,7 @@ TEST(HttpUtil, ChildRequestHeadRewritesForTheChild) {
                                                              {"X-Forwarded-Proto", "https"},
                                                              {"X-Forwarded-Host", "evil"},
                                                              {"Accept", "text/plain"}});
-  std::string head = ChildRequestHead(request, "192.0.2.7");
+  std::string head = ChildRequestHead(request, Peer("192.0.2.7"));
   EXPECT_EQ(head.substr(0, head.find("\r\n")), "GET /hello?x=1 HTTP/1.1");
   EXPECT_TRUE(Contains(head, "\r\nHost: example.com\r\n"));
   EXPECT_TRUE(Contains(head, "\r\nAccept: text/plain\r\n"));
@@ -81,6 +93,43 @@ TEST(HttpUtil, ChildRequestHeadRewritesForTheChild) {
   EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
 }
 
+TEST(HttpUtil, PeerFieldCarriesTheClientAndCannotBeForged) {
+  RequestHead request = Get("/", {{"Host", "api.example"},
+                                  {"X-Valved-Peer", "remote_addr=6.6.6.6; scheme=https"},
+                                  {"X-Forwarded-For", "203.0.113.9"},
+                                  {"X-Forwarded-Proto", "https"}});
+  ClientPeer peer = Peer("192.0.2.7", "5512", "0.0.0.0", "3000", false);
+  std::string head = ChildRequestHead(request, peer);
+  EXPECT_TRUE(Contains(head,
+                       "\r\nX-Valved-Peer: remote_addr=192.0.2.7; remote_port=5512; "
+                       "server_name=0.0.0.0; server_port=3000; scheme=http\r\n"))
+      << head;
+  EXPECT_FALSE(Contains(head, "6.6.6.6"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 203.0.113.9, 192.0.2.7\r\n"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-Proto: http\r\n"));
+}
+
+TEST(HttpUtil, TrustedPeersForwardedFieldsAreBelieved) {
+  RequestHead request = Get("/", {{"Host", "127.0.0.1:3000"},
+                                  {"X-Forwarded-For", "198.51.100.1, 203.0.113.9"},
+                                  {"X-Forwarded-Proto", "https"},
+                                  {"X-Forwarded-Host", "api.example"}});
+  ClientPeer peer = Peer("127.0.0.1", "4000", "127.0.0.1", "3000", true);
+  std::string head = ChildRequestHead(request, peer);
+  EXPECT_TRUE(Contains(head,
+                       "\r\nX-Valved-Peer: remote_addr=203.0.113.9; remote_port=0; "
+                       "server_name=127.0.0.1; server_port=3000; scheme=https\r\n"))
+      << head;
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 198.51.100.1, 203.0.113.9, 127.0.0.1\r\n"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-Proto: https\r\n"));
+  EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-Host: api.example\r\n"));
+  // Not an address: the peer stays the client.
+  request = Get("/", {{"Host", "h"}, {"X-Forwarded-For", "unknown; remote_addr=1.2.3.4"}});
+  EXPECT_TRUE(Contains(ChildRequestHead(request, peer),
+                       "X-Valved-Peer: remote_addr=127.0.0.1; "
+                       "remote_port=4000;"));
+}
+
 TEST(HttpUtil, TargetAuthorityOnlyForAbsoluteForm) {
   EXPECT_EQ(TargetAuthority("http://h:1/a?b"), "h:1");
   EXPECT_EQ(TargetAuthority("HTTPS://h?x"), "h");
@@ -91,7 +140,7 @@ TEST(HttpUtil, TargetAuthorityOnlyForAbsoluteForm) {
 
 TEST(HttpUtil, AbsoluteFormAuthorityReplacesTheHostField) {
   RequestHead request = Get("http://api.example:8080/x", {{"Host", "other"}});
-  std::string head = ChildRequestHead(request, "192.0.2.7");
+  std::string head = ChildRequestHead(request, Peer("192.0.2.7"));
   EXPECT_EQ(head.substr(0, head.find("\r\n")), "GET /x HTTP/1.1");
   EXPECT_TRUE(Contains(head, "\r\nHost: api.example:8080\r\n"));
   EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-Host: api.example:8080\r\n"));
@@ -101,7 +150,7 @@ TEST(HttpUtil, AbsoluteFormAuthorityReplacesTheHostField) {
 TEST(HttpUtil, Http10WithoutHostGetsAnEmptyHost) {
   RequestHead request = Get("/", {});
   request.http_minor = 0;
-  std::string head = ChildRequestHead(request, "192.0.2.7");
+  std::string head = ChildRequestHead(request, Peer("192.0.2.7"));
   EXPECT_TRUE(Contains(head, "\r\nHost: \r\n"));
   EXPECT_FALSE(Contains(head, "X-Forwarded-Host"));
   EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 192.0.2.7\r\n"));
@@ -109,15 +158,15 @@ TEST(HttpUtil, Http10WithoutHostGetsAnEmptyHost) {
 
 TEST(HttpUtil, ExpectIsKeptForHttp11AndDroppedForHttp10) {
   RequestHead request = Get("/", {{"Host", "a"}, {"Expect", "100-continue"}});
-  EXPECT_TRUE(Contains(ChildRequestHead(request, "::1"), "\r\nExpect: 100-continue\r\n"));
+  EXPECT_TRUE(Contains(ChildRequestHead(request, Peer("::1")), "\r\nExpect: 100-continue\r\n"));
   request.http_minor = 0;
-  EXPECT_FALSE(Contains(ChildRequestHead(request, "::1"), "Expect"));
+  EXPECT_FALSE(Contains(ChildRequestHead(request, Peer("::1")), "Expect"));
 }
 
 TEST(HttpUtil, ForwardedForIsAppendedToEarlierHops) {
   RequestHead request = Get(
       "/", {{"Host", "a"}, {"X-Forwarded-For", "198.51.100.1"}, {"x-forwarded-for", "10.0.0.1"}});
-  std::string head = ChildRequestHead(request, "192.0.2.7");
+  std::string head = ChildRequestHead(request, Peer("192.0.2.7"));
   EXPECT_TRUE(Contains(head, "\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.1, 192.0.2.7\r\n"));
   EXPECT_EQ(head.find("x-forwarded-for"), std::string::npos);
 }
@@ -126,13 +175,13 @@ TEST(HttpUtil, ChildRequestHeadFramesTheBodyFromTheParsedRequest) {
   RequestHead chunked = Get("/", {{"Host", "a"}, {"Transfer-Encoding", "chunked"}});
   chunked.method = "POST";
   chunked.chunked = true;
-  std::string head = ChildRequestHead(chunked, "::1");
+  std::string head = ChildRequestHead(chunked, Peer("::1"));
   EXPECT_TRUE(Contains(head, "\r\nTransfer-Encoding: chunked\r\n"));
   EXPECT_FALSE(Contains(head, "Content-Length"));
 
   RequestHead sized = Get("/", {{"Host", "a"}, {"Content-Length", "5"}});
   sized.content_length = 5;
-  head = ChildRequestHead(sized, "::1");
+  head = ChildRequestHead(sized, Peer("::1"));
   EXPECT_TRUE(Contains(head, "\r\nContent-Length: 5\r\n"));
   EXPECT_FALSE(Contains(head, "Transfer-Encoding"));
 }
