@@ -9,6 +9,7 @@ packages=(
   libevent-dev libpoco-dev libyaml-cpp-dev libhttp-parser-dev libgtest-dev
   r-base-core r-cran-plumber
   r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
+  r-cran-processx r-cran-ps r-cran-testthat  # the R package rpkg/valve and its tests
   curl procps
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
   mandoc  # man-page lint, in scripts/test.sh
