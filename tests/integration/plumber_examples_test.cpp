@@ -3,8 +3,9 @@
 // as they answer when run directly with `library(plumber); pr_run(plumb(...))`:
 // same status, content type, end-to-end headers and body, or the same shape
 // of body and headers where they hold random numbers, times or encrypted
-// cookies. Each example is served both ways, one R process each, and gets the
-// same requests in the same order (several examples keep state).
+// cookies; examples/vetiver is compared the same way. Each example is served
+// both ways, one R process each, and gets the same requests in the same order
+// (several examples keep state).
 //
 // Left out:
 //   03-github   POST /update: needs ./github-key.txt, digest (not in the
@@ -42,7 +43,7 @@ struct Probe {
 };
 
 struct Example {
-  std::string api;  ///< relative to the examples directory
+  std::string api;  ///< relative to plumber's examples directory, or absolute
   std::vector<Probe> probes;
 };
 
@@ -193,7 +194,7 @@ TEST_P(PlumberExamplesTest, AnswersThroughValvedAsDirectly) {
   std::string examples = ExamplesDir();
   ASSERT_FALSE(examples.empty()) << "R does not know plumber's examples directory";
   const Example& example = GetParam();
-  std::string api = examples + "/" + example.api;
+  std::string api = example.api.front() == '/' ? example.api : examples + "/" + example.api;
   DirectPlumber direct(dir(), "direct", api);
   Valved* valved = StartServing({"-f", api, "-n", "1", "-w", "1"});
   ASSERT_NE(valved, nullptr);
@@ -232,6 +233,21 @@ std::string ExampleName(const ::testing::TestParamInfo<Example>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Plumber, PlumberExamplesTest, ::testing::ValuesIn(Examples()),
                          ExampleName);
+
+// examples/vetiver: a model API as vetiver shapes it (README: serving a model).
+std::vector<Example> ValvedExamples() {
+  const char* records = R"([{"wt": 2.62, "hp": 110, "cyl": 6}, {"wt": 3.44, "hp": 175, "cyl": 8}])";
+  return {
+      {std::string(VALVED_EXAMPLES) + "/vetiver/plumber.R",
+       {Get("/ping", Compare::kShape), Get("/metadata"), Send("POST", "/predict", records, kJson),
+        Send("POST", "/predict", R"({"wt": 2.62, "hp": 110, "cyl": 4})", kJson),
+        Send("POST", "/predict", R"([{"wt": 2.62}])", kJson),
+        Send("POST", "/predict", R"([{"wt": "heavy", "hp": 1, "cyl": 4}])", kJson),
+        Send("POST", "/predict", "not json", kJson), Get("/openapi.json", Compare::kShape)}}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Valved, PlumberExamplesTest, ::testing::ValuesIn(ValvedExamples()),
+                         [](const ::testing::TestParamInfo<Example>&) { return "Vetiver"; });
 
 }  // namespace
 }  // namespace valved::itest
