@@ -20,7 +20,6 @@
 #include "master/defaults_yaml.h"
 #include "master/help_text.h"
 #include "master/info_modes.h"
-#include "master/startup_checks.h"
 #include "tests/unit/temp_dir.h"
 
 namespace valved::master {
@@ -453,39 +452,6 @@ TEST_F(SignalModeTest, BadConfigExits78) {
   EXPECT_EQ(Run({"-s", "reload", "-c", config}), 78);
   EXPECT_EQ(err_.str(), "valved: " + config +
                             ":1:1: unknown setting \"pid_fille\"; did you mean \"pid_file\"?\n");
-}
-
-TEST(CheckPaths, DirectoryNeedsEntrypointOrPlumberR) {
-  TempDir dir;
-  Config config;
-  config.rscript = "/bin/sh";
-  config.file = dir.path();
-  try {
-    CheckPaths(config);
-    FAIL() << "accepted a directory without an API";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "file: " + dir.path() + " is a directory without entrypoint.R or plumber.R");
-  }
-  dir.Write("Entrypoint.R", "pr()\n");  // plumb(dir=) ignores case
-  EXPECT_NO_THROW(CheckPaths(config));
-}
-
-TEST(CheckPaths, RscriptMustBeAnExecutable) {
-  TempDir dir;
-  Config config;
-  config.file = dir.Write("plumber.R", "");
-  config.rscript = "valved-no-such-rscript";
-  EXPECT_THROW(CheckPaths(config), ConfigError);
-  config.rscript = config.file;  // exists, but is not executable
-  try {
-    CheckPaths(config);
-    FAIL() << "accepted a non-executable rscript";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "rscript: " + config.file + " is not an executable file");
-  }
-  config.rscript = "sh";
-  EXPECT_NO_THROW(CheckPaths(config));
 }
 
 }  // namespace

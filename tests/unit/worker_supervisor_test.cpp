@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <thread>
-
 #include "common/exit_status.h"
 #include "tests/unit/fakes.h"
 #include "tests/unit/temp_dir.h"
@@ -37,19 +35,27 @@ class WorkerSupervisorTest : public ::testing::Test {
   }
   static UniqueFd Socket() { return UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)); }
 
-  /// Reaps one exited worker (waiting up to 10 s) and hands it to the
-  /// supervisor; returns its wait status.
+  WorkerSupervisorTest() {
+    // Blocked, so that a worker's exit can be waited for (sigtimedwait).
+    sigemptyset(&sigchld_);
+    sigaddset(&sigchld_, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigchld_, nullptr);
+  }
+
+  /// Reaps one exited worker, as the master's reaper would, and hands it to
+  /// the supervisor; returns its wait status (-1 if none exits within 10 s).
   int ReapOne() {
-    for (auto deadline = std::chrono::steady_clock::now() + 10s;
-         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(10ms)) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) continue;
-      EXPECT_TRUE(supervisor_->OnExit(pid, status)) << "pid " << pid << " is not a worker";
-      return status;
+    const timespec limit{10, 0};
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    while (pid == 0 && sigtimedwait(&sigchld_, nullptr, &limit) == SIGCHLD)
+      pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) {
+      ADD_FAILURE() << "no worker exited within 10 s";
+      return -1;
     }
-    ADD_FAILURE() << "no worker exited within 10 s";
-    return -1;
+    EXPECT_TRUE(supervisor_->OnExit(pid, status)) << "pid " << pid << " is not a worker";
+    return status;
   }
   void TearDown() override {
     if (!supervisor_) return;
@@ -59,6 +65,7 @@ class WorkerSupervisorTest : public ::testing::Test {
     }
   }
 
+  sigset_t sigchld_;
   TempDir dir_;
   Config config_;
   FakeClock clock_;
