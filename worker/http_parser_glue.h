@@ -11,29 +11,22 @@
 
 namespace valved::worker {
 
-/// One parser class's callbacks; those left out stay null.
-struct ParserCallbacks {
-  http_cb on_message_begin = nullptr;
-  http_data_cb on_url = nullptr;     ///< requests only
-  http_data_cb on_status = nullptr;  ///< responses only
-  http_data_cb on_header_field = nullptr;
-  http_data_cb on_header_value = nullptr;
-  http_cb on_headers_complete = nullptr;
-  http_data_cb on_body = nullptr;
-  http_cb on_message_complete = nullptr;
-};
-
-inline http_parser_settings ParserSettings(const ParserCallbacks& callbacks) {
+/// The callbacks table of `Parser` (a friend): its static OnMessageBegin,
+/// OnHeaderField, OnHeaderValue, OnHeadersComplete, OnBody and
+/// OnMessageComplete, plus `on_first_line` in `slot` (on_url for requests,
+/// on_status for responses).
+template <typename Parser>
+http_parser_settings SettingsFor(http_data_cb http_parser_settings::*slot,
+                                 http_data_cb on_first_line) {
   http_parser_settings settings;
   http_parser_settings_init(&settings);
-  settings.on_message_begin = callbacks.on_message_begin;
-  settings.on_url = callbacks.on_url;
-  settings.on_status = callbacks.on_status;
-  settings.on_header_field = callbacks.on_header_field;
-  settings.on_header_value = callbacks.on_header_value;
-  settings.on_headers_complete = callbacks.on_headers_complete;
-  settings.on_body = callbacks.on_body;
-  settings.on_message_complete = callbacks.on_message_complete;
+  settings.on_message_begin = Parser::OnMessageBegin;
+  settings.*slot = on_first_line;
+  settings.on_header_field = Parser::OnHeaderField;
+  settings.on_header_value = Parser::OnHeaderValue;
+  settings.on_headers_complete = Parser::OnHeadersComplete;
+  settings.on_body = Parser::OnBody;
+  settings.on_message_complete = Parser::OnMessageComplete;
   return settings;
 }
 

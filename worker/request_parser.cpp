@@ -3,7 +3,6 @@
 #include <cstring>
 #include <utility>
 
-#include "worker/http_parser_glue.h"
 #include "worker/http_util.h"
 
 namespace valved::worker {
@@ -306,15 +305,8 @@ int RequestParser::OnMessageComplete(http_parser* p) {
 }
 
 const http_parser_settings& RequestParser::Settings() {
-  static const http_parser_settings settings = ParserSettings({
-      .on_message_begin = OnMessageBegin,
-      .on_url = OnUrl,
-      .on_header_field = OnHeaderField,
-      .on_header_value = OnHeaderValue,
-      .on_headers_complete = OnHeadersComplete,
-      .on_body = OnBody,
-      .on_message_complete = OnMessageComplete,
-  });
+  static const http_parser_settings settings =
+      SettingsFor<RequestParser>(&http_parser_settings::on_url, OnUrl);
   return settings;
 }
 

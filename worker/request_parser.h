@@ -26,6 +26,7 @@
 
 #include "common/config.h"
 #include "worker/http_message.h"
+#include "worker/http_parser_glue.h"
 
 namespace valved::worker {
 
@@ -74,6 +75,8 @@ class RequestParser {
   uint64_t body_bytes() const { return body_bytes_; }
 
  private:
+  template <typename Parser>
+  friend http_parser_settings SettingsFor(http_data_cb http_parser_settings::*, http_data_cb);
   static int OnMessageBegin(http_parser* p);
   static int OnUrl(http_parser* p, const char* at, size_t len);
   static int OnHeaderField(http_parser* p, const char* at, size_t len);

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "worker/http_parser_glue.h"
-
 namespace valved::worker {
 namespace {
 
@@ -125,15 +123,8 @@ int ResponseParser::OnMessageComplete(http_parser* p) {
 }
 
 const http_parser_settings& ResponseParser::Settings() {
-  static const http_parser_settings settings = ParserSettings({
-      .on_message_begin = OnMessageBegin,
-      .on_status = OnStatus,
-      .on_header_field = OnHeaderField,
-      .on_header_value = OnHeaderValue,
-      .on_headers_complete = OnHeadersComplete,
-      .on_body = OnBody,
-      .on_message_complete = OnMessageComplete,
-  });
+  static const http_parser_settings settings =
+      SettingsFor<ResponseParser>(&http_parser_settings::on_status, OnStatus);
   return settings;
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "worker/http_message.h"
+#include "worker/http_parser_glue.h"
 
 namespace valved::worker {
 
@@ -45,6 +46,8 @@ class ResponseParser {
   const std::string& error() const { return error_; }
 
  private:
+  template <typename Parser>
+  friend http_parser_settings SettingsFor(http_data_cb http_parser_settings::*, http_data_cb);
   static const http_parser_settings& Settings();
   static int OnMessageBegin(http_parser* p);
   static int OnStatus(http_parser* p, const char* at, size_t len);

@@ -13,9 +13,9 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "common/graveyard.h"
 #include "common/unique_fd.h"
 #include "worker/client_connection.h"
-#include "common/graveyard.h"
 #include "worker/listener.h"
 #include "worker/master_link.h"
 #include "worker/upstream.h"
