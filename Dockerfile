@@ -1,4 +1,5 @@
-# valved in a container: Debian 12 slim, the Debian package, a non-root user.
+# valved in a container: Debian 12 slim, the Debian package, a non-root user
+# (valve, uid and gid 990).
 #
 #   docker build -t valved .
 #   docker run --rm -p 3000:3000 -v "$PWD/my-api:/srv/valved:ro" valved
@@ -11,8 +12,9 @@
 # (/livez, /readyz, /metrics) is on port 3001.
 #
 # The first stage builds the package from this tree (scripts/build-deb.sh, the
-# same as CI); the second installs it. scripts/test-package.sh runs the second
-# stage's RUN commands as a script on Debian 12 (no container engine there).
+# same as CI); the second installs it. scripts/test-dockerfile.sh runs the
+# second stage's RUN commands as a script in a systemd-nspawn container of
+# Debian 12, then its ENTRYPOINT and HEALTHCHECK (no container engine there).
 
 FROM debian:12 AS deb
 RUN apt-get update \
@@ -25,13 +27,18 @@ FROM debian:12-slim
 WORKDIR /tmp/valved
 COPY --from=deb /deb/valved_*.deb ./
 COPY deploy/kubernetes/valve.yaml ./
-RUN apt-get update \
+# The package's postinst would create valve with the next free system uid;
+# created first with a fixed one, USER below and Kubernetes' runAsUser can
+# name it by number (runAsNonRoot cannot check a user name).
+RUN useradd --system --uid 990 --user-group --home-dir /var/lib/valved --no-create-home \
+      --shell /usr/sbin/nologin valve \
+ && apt-get update \
  && apt-get install -y --no-install-recommends ./valved_*.deb curl \
  && install -m 0644 valve.yaml /etc/valve.yaml \
  && install -d -m 0755 /srv/valved \
  && rm -rf /var/lib/apt/lists/* /tmp/valved
 WORKDIR /srv/valved
-USER valve
+USER 990:990
 EXPOSE 3000 3001
 # valved's graceful stop: in-flight requests finish within graceful_timeout.
 STOPSIGNAL SIGTERM

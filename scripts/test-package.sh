@@ -6,7 +6,10 @@
 # (where /etc/valve.yaml points) with the unit's ExecStart line, run as the
 # unit would run it (scripts/run-like-unit.sh: systemd is not PID 1 here),
 # reloads it with the unit's ExecReload line, stops it, purges the package and
-# checks that nothing it created is left.
+# checks that nothing it created is left. Before that, in systemd-nspawn
+# containers of this machine's root file system: the unit under systemd as
+# PID 1 (scripts/test-unit-nspawn.sh) and the Dockerfile's last stage
+# (scripts/test-dockerfile.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -32,8 +35,11 @@ fi
 
 # The unit under systemd as PID 1, in a container booted from this machine's
 # root file system (nothing is installed on the machine itself).
+# The container image's last stage, likewise in a container of this machine.
 if command -v systemd-nspawn >/dev/null; then
   ./scripts/test-unit-nspawn.sh "$deb" | sed 's/^/test-unit-nspawn: /'
+  ./scripts/test-dockerfile.sh "$deb" | sed 's/^/test-dockerfile: /'
+  step "under systemd and as the image: $((SECONDS - start)) s so far"
 fi
 
 # One package test at a time on a machine: it installs system-wide.
@@ -89,7 +95,12 @@ read -ra serve <<<"$(exec_line ExecStart)"
 read -ra reload <<<"$(exec_line ExecReload)"
 setpriv --reuid=valve --regid=valve --init-groups -- "${check[@]}" -p "$port" ||
   fail "the installed valved -t refuses the installed configuration"
-./scripts/run-like-unit.sh valve "${serve[@]}" -p "$port" -n 2 -w 1 >"$work/valved.log" 2>&1 &
+status="" status_flags=()
+if /usr/sbin/valved --help | grep -q -- --status-listen; then  # issue 10
+  status="127.0.0.1:$((port + 1))" status_flags=(--status-listen "$status")
+fi
+./scripts/run-like-unit.sh valve "${serve[@]}" -p "$port" "${status_flags[@]}" -n 2 -w 1 \
+  >"$work/valved.log" 2>&1 &
 pid=$!
 url="http://127.0.0.1:$port"
 answer=""
@@ -99,8 +110,11 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 [[ "$answer" == *packaged* ]] || { cat "$work/valved.log"; fail "no answer from $url/echo: $answer"; }
+if [ -n "$status" ]; then
+  curl -fsS --max-time 5 "http://$status/readyz" >/dev/null || fail "/readyz is not 200 while serving"
+fi
 [ "$(ps -o user= -p "$(cat /run/valved/valved.pid)")" = valve ] || fail "the master is not running as valve"
-step "the installed valved serves the API as valve, sandboxed like the unit"
+step "the installed valved serves the API and /readyz as valve, sandboxed like the unit"
 
 setpriv --reuid=valve --regid=valve --init-groups -- "${reload[@]}" || fail "ExecReload failed"
 for _ in $(seq 120); do
@@ -111,10 +125,10 @@ grep -q "reload: new children are serving" "$work/valved.log" ||
   { cat "$work/valved.log"; fail "the reload did not complete in 60 s"; }
 curl -fsS --max-time 5 "$url/echo?msg=again" | grep -q again || fail "no answer after reload"
 kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
+code=0
+wait "$pid" || code=$?
 pid=""
-[ "$status" -eq 0 ] || { cat "$work/valved.log"; fail "valved exited with $status on TERM"; }
+[ "$code" -eq 0 ] || { cat "$work/valved.log"; fail "valved exited with $code on TERM"; }
 [ ! -e /run/valved/valved.pid ] || fail "the pid file is left after a clean stop"
 step "reloaded with ExecReload, stopped with TERM (exit 0)"
 

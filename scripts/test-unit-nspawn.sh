@@ -5,8 +5,9 @@
 # PID 1 and a private network; installs the package there with the example
 # API at /srv/valved, so that the postinst enables the unit and systemd starts
 # it at boot with every hardening setting of the unit; then a one-shot unit
-# checks that R answers (including a PNG from /plot), that systemctl reload
-# and stop work, and the unit's exposure score, and powers the container off.
+# checks readiness (Type=notify, /readyz), that R answers (including a PNG
+# from /plot), that systemctl reload and stop work, and the unit's exposure
+# score, and powers the container off.
 # Usage: test-unit-nspawn.sh VALVED_DEB. Exit 0 also when systemd cannot boot
 # in a container here (then it says SKIPPED and why).
 set -euo pipefail
@@ -27,6 +28,12 @@ answer() { curl -fsS --max-time 5 "http://127.0.0.1:3000/echo?msg=$1"; }
 for _ in $(seq 120); do answer hello >/dev/null 2>&1 && break; sleep 0.5; done
 check "the service is active, as valve" \
   '[ "$(systemctl show -P ActiveState valved)" = active ] && [ "$(ps -o user= -p "$(systemctl show -P MainPID valved)")" = valve ]'
+if grep -q "^Type=notify" /lib/systemd/system/valved.service; then  # issue 10
+  check "valved told systemd its status (Type=notify)" '[ -n "$(systemctl show -P StatusText valved)" ]'
+fi
+if grep -q "^status_listen: 127.0.0.1:3001" /etc/valve.yaml; then  # issue 10
+  check "/readyz on the status listener" 'curl -fsS --max-time 5 http://127.0.0.1:3001/readyz >/dev/null'
+fi
 check "R answers under the unit" 'answer under-systemd | grep -q under-systemd'
 check "R draws a PNG under the unit" \
   '[ "$(curl -fsS --max-time 20 -o /tmp/plot.png -w "%{content_type}" http://127.0.0.1:3000/plot)" = image/png ]'
