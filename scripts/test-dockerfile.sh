@@ -39,6 +39,7 @@ cat >"$scratch/check.sh" <<CHECK
 #!/bin/bash
 # In the container: the build's RUN commands, then the image at work.
 set -uo pipefail
+exec >/scratch/result/log 2>&1
 fail() { echo "FAILED: \$*"; exit 1; }
 mkdir -p "$workdir" && cp /scratch/context/* "$workdir"/ && cd "$workdir" ||
   fail "cannot prepare WORKDIR $workdir"
@@ -77,19 +78,11 @@ echo done
 CHECK
 chmod +x "$scratch/check.sh"
 
-unshare --mount --propagation private -- /bin/bash -euo pipefail -c '
-scratch="$1"
-fs="$scratch/fs"
-mkdir -p "$fs"
-mount -n -t tmpfs tmpfs "$fs"
-mkdir "$fs/upper" "$fs/work" "$fs/root"
-mount -n -t overlay overlay -o "lowerdir=/,upperdir=$fs/upper,workdir=$fs/work" "$fs/root"
-rm -f "$fs/root/etc/machine-id"
-systemd-nspawn -D "$fs/root" --register=no --keep-unit --link-journal=no -q \
-  --bind="$scratch:/scratch" /scratch/check.sh >"$scratch/result/check.log" 2>&1 || true
+./scripts/machine-overlay.sh "$scratch" /bin/bash -c '
+$NSPAWN --bind="$1:/scratch" /scratch/check.sh >"$1/result/check.log" 2>&1 || true
 ' _ "$scratch"
-cat "$scratch/result/check.log" | grep -v "^Attempted to remove disk file system"
-if ! grep -q "^done$" "$scratch/result/check.log"; then
+cat "$scratch/result/log" 2>/dev/null || tail -n 20 "$scratch/result/check.log"
+if ! grep -q "^done$" "$scratch/result/log" 2>/dev/null; then
   for log in run.log valved.log; do
     [ -s "$scratch/result/$log" ] && { echo "---- $log"; tail -n 30 "$scratch/result/$log"; }
   done

@@ -114,7 +114,7 @@ if [ -n "$status" ]; then
   curl -fsS --max-time 5 "http://$status/readyz" >/dev/null || fail "/readyz is not 200 while serving"
 fi
 [ "$(ps -o user= -p "$(cat /run/valved/valved.pid)")" = valve ] || fail "the master is not running as valve"
-step "the installed valved serves the API and /readyz as valve, sandboxed like the unit"
+step "the installed valved serves the API${status:+ and /readyz} as valve, sandboxed like the unit"
 
 setpriv --reuid=valve --regid=valve --init-groups -- "${reload[@]}" || fail "ExecReload failed"
 for _ in $(seq 120); do

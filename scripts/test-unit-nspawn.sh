@@ -57,15 +57,9 @@ PROOF
 chmod +x "$scratch/proof.sh"
 
 set +e
-unshare --mount --propagation private -- /bin/bash -euo pipefail -c '
+./scripts/machine-overlay.sh "$scratch" /bin/bash -euo pipefail -c '
 scratch="$1"
-fs="$scratch/fs"
-mkdir -p "$fs"
-mount -n -t tmpfs tmpfs "$fs"
-mkdir "$fs/upper" "$fs/work" "$fs/root"
-mount -n -t overlay overlay -o "lowerdir=/,upperdir=$fs/upper,workdir=$fs/work" "$fs/root"
-root="$fs/root"
-rm -f "$root/etc/machine-id"
+root="$ROOT"
 mkdir -p "$root/srv/valved" "$root/opt/valved-test"
 cp "$scratch/plumber.R" "$root/srv/valved/"
 cp "$scratch"/valved_*.deb "$scratch/proof.sh" "$root/opt/valved-test/"
@@ -75,8 +69,8 @@ for unit in $(ls "$root/etc/systemd/system/multi-user.target.wants/" 2>/dev/null
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
 ln -sf /dev/null "$root/etc/systemd/system/console-getty.service"
-nspawn=(systemd-nspawn -D "$root" --register=no --keep-unit --link-journal=no -q
-  --private-network --bind="$scratch/result:/proof")
+read -ra nspawn <<<"$NSPAWN"
+nspawn+=(--private-network --bind="$scratch/result:/proof")
 "${nspawn[@]}" /bin/bash -c "apt-get install -y -q --no-install-recommends /opt/valved-test/valved_*.deb \
   >/proof/apt.log 2>&1" || { echo "apt-get install in the container failed"; cat "$scratch/result/apt.log"; exit 3; }
 cat >"$root/etc/systemd/system/valved-test.service" <<UNIT
