@@ -26,6 +26,7 @@ struct Config {
   Duration max_age = std::chrono::seconds(300);  ///< idle time before a child beyond n_min stops
   Duration check_unused = std::chrono::seconds(10);  ///< how often idle children are checked
   int max_spawning = 0;  ///< children starting at once (chosen by measurement; see README)
+  std::string spawn_method = "fork";  ///< "fork" (from a preloaded template) or "fresh"
   Duration spawn_timeout =
       std::chrono::seconds(60);  ///< a Spawning child not ready by then is killed
   Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child

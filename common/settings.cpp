@@ -42,6 +42,10 @@ struct Entry {
 
 std::string NonEmpty(std::string_view value) { return value.empty() ? "must not be empty" : ""; }
 
+std::string SpawnMethodCheck(std::string_view value) {
+  return value == "fork" || value == "fresh" ? "" : "must be fork or fresh";
+}
+
 std::string RuntimeDirCheck(std::string_view value) {
   if (value.empty()) return "";
   if (value.front() != '/') return "must be an absolute path (or empty for the default)";
@@ -132,6 +136,17 @@ const Entry kEntries[] = {
               "them slower, so a burst of requests is served sooner when children start a few "
               "at a time."},
      .field = &Config::max_spawning},
+    {.info = {"spawn_method", T::kString, "", "fork|fresh", kPool,
+              "fork children from a preloaded R, or start them fresh",
+              "fork: one template R process per generation loads plumber and the API once and "
+              "warms them up; each child is forked from it, ready in milliseconds, and shares "
+              "the template's memory (the loaded API, models, data) until it writes to it. "
+              "fresh: each child is a new R process that loads the API itself. An API that "
+              "sets options(valved.fork = FALSE) at load time is always started fresh; so is "
+              "every child when the template cannot be kept running. See valved(8) for the "
+              "APIs that must not be forked."},
+     .field = &Config::spawn_method,
+     .check = SpawnMethodCheck},
     {.info = {"spawn_timeout", T::kDuration, "", "DURATION", kPool,
               "time a child has to become ready",
               "How long a starting child has to load the API and become ready before it is "

@@ -16,9 +16,9 @@ constexpr size_t kMaxLine = 4096;  // longer lines are split, not buffered witho
 
 }  // namespace
 
-ChildOutput::ChildOutput(event_base* base, uint64_t child_id, UniqueFd out, UniqueFd err,
+ChildOutput::ChildOutput(event_base* base, std::string name, UniqueFd out, UniqueFd err,
                          std::string ready_line, std::function<void()> on_ready)
-    : child_id_(child_id), ready_line_(std::move(ready_line)), on_ready_(std::move(on_ready)) {
+    : name_(std::move(name)), ready_line_(std::move(ready_line)), on_ready_(std::move(on_ready)) {
   Open(base, out_, std::move(out), true);
   Open(base, err_, std::move(err), false);
 }
@@ -64,7 +64,7 @@ void ChildOutput::HandleLine(Stream& stream, std::string line) {
     return;
   }
   if (line.empty()) return;  // R prints blank lines around interrupts and errors
-  Log(LogLevel::kInfo) << "child#" << child_id_ << ": R: " << line;
+  Log(LogLevel::kInfo) << name_ << ": R: " << line;
   tail_.push_back(std::move(line));
   if (tail_.size() > kTailLines) tail_.pop_front();
 }

@@ -1,4 +1,4 @@
-// Reads one R child's stdout and stderr: logs each line as "child#3: R: ...",
+// Reads one R process's stdout and stderr: logs each line as "child#3: R: ...",
 // keeps the last lines for error reports (Passenger's captured output), and
 // spots the launcher's ready line on stdout.
 #pragma once
@@ -15,9 +15,10 @@ namespace valved::master {
 
 class ChildOutput {
  public:
-  /// Takes the read ends of the child's stdout and stderr pipes. `ready_line`
-  /// is the exact stdout line that means "serving"; on_ready runs once for it.
-  ChildOutput(event_base* base, uint64_t child_id, UniqueFd out, UniqueFd err,
+  /// Takes the read ends of the child's stdout and stderr pipes (either may be
+  /// empty). `name` prefixes its log lines ("child#3"). `ready_line` is the
+  /// exact stdout line that means "serving"; on_ready runs once for it.
+  ChildOutput(event_base* base, std::string name, UniqueFd out, UniqueFd err,
               std::string ready_line, std::function<void()> on_ready);
   ChildOutput(const ChildOutput&) = delete;
   ChildOutput& operator=(const ChildOutput&) = delete;
@@ -40,7 +41,7 @@ class ChildOutput {
   void HandleLine(Stream& stream, std::string line);
   void Close(Stream& stream);
 
-  uint64_t child_id_;
+  std::string name_;
   std::string ready_line_;
   std::function<void()> on_ready_;
   std::deque<std::string> tail_;

@@ -206,6 +206,7 @@ void ChildPool::Reconcile(size_t waiters) {
 
 bool ChildPool::CanSpawn() const {
   if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return false;
+  if (!launcher_.CanLaunch()) return false;
   if (Count(ChildState::kSpawning) >= MaxSpawning()) return false;
   size_t replaced = static_cast<size_t>(std::count_if(
       children_.begin(), children_.end(), [](const auto& kv) { return HasSuccessor(*kv.second); }));
@@ -218,7 +219,7 @@ void ChildPool::SpawnSuccessors() {
   for (auto& [id, child] : children_) {
     if (child->replacement != Replacement::kDue || !IsLive(child->state)) continue;
     if (retiring_ || !fatal_error_.empty() || clock_.Now() < next_spawn_at_) return;
-    if (Count(ChildState::kSpawning) >= MaxSpawning()) return;
+    if (!launcher_.CanLaunch() || Count(ChildState::kSpawning) >= MaxSpawning()) return;
     uint64_t old_id = child->id;
     RChild* successor = Spawn(old_id);
     if (!successor) continue;

@@ -39,4 +39,10 @@ std::string CheckLauncherScript() {
   return path;
 }
 
+std::string TemplateScriptFor(const std::string& launcher_script) {
+  size_t slash = launcher_script.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : launcher_script.substr(0, slash);
+  return dir + "/template.R";
+}
+
 }  // namespace valved::master

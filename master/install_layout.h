@@ -20,6 +20,9 @@ std::string SelfExe();
 std::string FindLauncherScript(const std::string& exe);
 std::string FindLauncherScript();
 
+/// template.R (spawn_method fork): the file next to `launcher_script`.
+std::string TemplateScriptFor(const std::string& launcher_script);
+
 /// FindLauncherScript(), checked readable (valved -t, start-up, reload).
 /// Throws ConfigError naming the path tried.
 std::string CheckLauncherScript();

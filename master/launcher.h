@@ -15,6 +15,9 @@ class Launcher {
   /// Starts the R child `id` serving on `socket_path`; returns its pid.
   /// Throws std::runtime_error (with the reason) when no process could start.
   virtual pid_t Launch(uint64_t id, const std::string& socket_path) = 0;
+  /// False while a launch should wait (a template still loading the API:
+  /// children started now would compete with it for the CPU).
+  virtual bool CanLaunch() const { return true; }
   /// Sends `signo` to a child's process; a child that is already gone is not an error.
   virtual void Signal(pid_t pid, int signo) = 0;
   /// The last lines the child printed, read to the end of what is buffered

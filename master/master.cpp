@@ -1,5 +1,6 @@
 #include "master/master.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,9 +81,16 @@ void Master::Setup() {
   }
   base_.reset(event_base_new());
   if (!base_) throw StartupError(kExitOsErr, "event_base_new() failed");
+  // spawn_method fork: forked children are re-parented to the master when
+  // the template's intermediate process exits, so that the master reaps them.
+  subreaper_ = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+  if (!subreaper_)
+    Log(LogLevel::kWarn) << "cannot become a child subreaper (" << ErrnoString(errno)
+                         << "): children start fresh, whatever spawn_method says";
   launcher_ = std::make_unique<RLauncher>(
-      base_.get(), LaunchSpecFor(config_, api_),
-      [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); });
+      base_.get(), clock_, LaunchSpecFor(config_, api_),
+      [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); },
+      [this] { Guard("template ready", [&] { pool_->Start(); }); });
   pool_ = std::make_unique<ChildPool>(config_, *launcher_, clock_, runtime_dir_);
   broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this);
   WorkerSupervisor::Hooks hooks{
@@ -104,6 +112,13 @@ RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) 
                    config.port};
   spec.run_as = ChildIdentity(config, geteuid());
   spec.warmup = config.warmup;
+  spec.template_script = TemplateScriptFor(spec.launcher_script);
+  spec.fork = config.spawn_method == "fork" && subreaper_;
+  if (spec.fork && access(spec.template_script.c_str(), R_OK) != 0) {
+    Log(LogLevel::kWarn) << "cannot read the R template " << spec.template_script
+                         << ": children start fresh";
+    spec.fork = false;
+  }
   return spec;
 }
 
@@ -158,6 +173,7 @@ void Master::OnJanitor() {
     next_idle_check_ = clock_.Now() + config_.check_unused;
   }
   supervisor_->RespawnDue();
+  launcher_->Tick(config_.spawn_timeout, config_.kill_timeout);
 }
 
 void Master::OnTerm() { BeginStop(true, kExitOk); }
@@ -230,7 +246,7 @@ void Master::AbandonReload() {
   Log(LogLevel::kError) << "reload abandoned: " << pool_->reload_error()
                         << "\nstill serving with the old configuration";
   SetConfig(std::move(reload_->previous), reload_->previous_api);
-  launcher_->SetSpec(std::move(reload_->previous_spec));
+  launcher_->RestoreSpec(std::move(reload_->previous_spec));
   reload_.reset();
 }
 
@@ -239,6 +255,7 @@ void Master::FinishReload() {
   if (!moved) ResizeWorkers(false);  // retire extra slots before they get new workers
   supervisor_->ReplaceAll(std::move(reload_->listeners));
   if (!moved) ResizeWorkers(true);
+  launcher_->CommitSpec();
   Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
   reload_.reset();
 }
@@ -296,7 +313,9 @@ void Master::OnChild() { Reap(); }
 
 void Master::Reap() {
   ReapAll([this](pid_t pid, int status) {
-    if (pool_->OnExit(pid, status) || supervisor_->OnExit(pid, status)) return;
+    if (pool_->OnExit(pid, status) || supervisor_->OnExit(pid, status) ||
+        launcher_->OnExit(pid, status))
+      return;
     Log(LogLevel::kDebug) << "reaped unknown pid " << pid << ": " << DescribeWaitStatus(status);
   });
 }
@@ -373,6 +392,7 @@ void Master::BeginStop(bool graceful, int exit_code) {
                          << "s";
   supervisor_->StopAll(graceful);
   supervisor_->CloseListeners();
+  launcher_->StopTemplates(false);  // running children need no template
 }
 
 void Master::AdvanceStop() {
@@ -387,8 +407,10 @@ void Master::AdvanceStop() {
     Log(LogLevel::kWarn) << "stop deadline passed; killing what is left";
     supervisor_->KillAll();
     pool_->KillAll();
+    launcher_->StopTemplates(true);
   }
-  if (supervisor_->alive() == 0 && pool_->empty()) event_base_loopexit(base_.get(), nullptr);
+  if (supervisor_->alive() == 0 && pool_->empty() && launcher_->TemplatesAlive() == 0)
+    event_base_loopexit(base_.get(), nullptr);
 }
 
 void Master::Guard(const char* what, const std::function<void()>& body) {

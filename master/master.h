@@ -114,6 +114,7 @@ class Master final : public LeaseSink {
   EventPtr janitor_;
   TimePoint next_idle_check_{};
   bool announced_ = false;
+  bool subreaper_ = false;  // PR_SET_CHILD_SUBREAPER worked: children may be forked
   std::optional<Reload> reload_;
   std::optional<Stop> stop_;
 };

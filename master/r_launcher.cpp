@@ -1,80 +1,143 @@
 #include "master/r_launcher.h"
 
-#include <Poco/Exception.h>
-#include <Poco/Pipe.h>
-#include <Poco/Process.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <random>
 #include <stdexcept>
 
 #include "common/log.h"
-#include "master/run_as.h"
 
 namespace valved::master {
 namespace {
 
-std::string RandomToken() {
-  std::random_device random;
-  std::string token;
-  for (int i = 0; i < 4; ++i) {
-    char buf[9];
-    snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(random()));
-    token += buf;
-  }
-  return token;
-}
-
-// Poco's pipes are not close-on-exec; keep our own CLOEXEC copy of the read
-// end so it does not leak into workers forked later. Poco closes its copy.
-UniqueFd TakeReadEnd(Poco::Pipe& pipe) {
-  int fd = fcntl(pipe.readHandle(), F_DUPFD_CLOEXEC, 3);
-  pipe.close();
-  return UniqueFd(fd);
-}
+std::string ChildName(uint64_t id) { return "child#" + std::to_string(id); }
 
 }  // namespace
 
-RLauncher::RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready)
-    : base_(base), spec_(std::move(spec)), on_ready_(std::move(on_ready)) {}
+RLauncher::RLauncher(event_base* base, const Clock& clock, RLaunchSpec spec,
+                     std::function<void(uint64_t)> on_ready,
+                     std::function<void()> on_template_ready)
+    : base_(base),
+      clock_(clock),
+      spec_(std::move(spec)),
+      on_ready_(std::move(on_ready)),
+      on_template_ready_(std::move(on_template_ready)) {
+  if (spec_.fork) StartTemplate();
+}
+
+RLauncher::~RLauncher() = default;
+
+void RLauncher::StartTemplate() {
+  templates_.push_back(
+      std::make_unique<TemplateSupervisor>(base_, clock_, spec_, ++template_generation_, [this] {
+        if (on_template_ready_) on_template_ready_();
+      }));
+  templates_.back()->Start();
+}
+
+TemplateSupervisor* RLauncher::Current() const {
+  if (!spec_.fork || templates_.empty()) return nullptr;
+  TemplateSupervisor* last = templates_.back().get();
+  return SameProgram(last->spec(), spec_) ? last : nullptr;
+}
+
+void RLauncher::SetSpec(RLaunchSpec spec) {
+  spec_ = std::move(spec);
+  if (spec_.fork) StartTemplate();  // the API's files may have changed: load them again
+}
+
+// Back to the spec whose template still runs (an abandoned reload): it
+// becomes current again, and the newer ones stop.
+void RLauncher::RestoreSpec(RLaunchSpec spec) {
+  spec_ = std::move(spec);
+  if (!spec_.fork) return;
+  for (size_t i = 0; i < templates_.size(); ++i) {
+    TemplateSupervisor& t = *templates_[i];
+    if (SameProgram(t.spec(), spec_) && t.state() != TemplateSupervisor::State::kStopping &&
+        t.state() != TemplateSupervisor::State::kGone) {
+      for (size_t j = i + 1; j < templates_.size(); ++j) templates_[j]->Stop();
+      std::rotate(templates_.begin() + static_cast<long>(i),
+                  templates_.begin() + static_cast<long>(i) + 1, templates_.end());
+      return;
+    }
+  }
+  StartTemplate();
+}
+
+void RLauncher::CommitSpec() {
+  for (size_t i = 0; i + 1 < templates_.size(); ++i) templates_[i]->Stop();
+}
+
+bool RLauncher::CanLaunch() const {
+  TemplateSupervisor* current = Current();
+  return !current || current->state() != TemplateSupervisor::State::kStarting;
+}
 
 pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
   std::string token = RandomToken();
-  Poco::Process::Args args = {spec_.launcher_script, socket_path, spec_.api_path,
-                              std::to_string(getpid())};
-  Poco::Process::Env env = {{"VALVED_READY_TOKEN", token},
-                            {"VALVED_HOST", spec_.public_host},
-                            {"VALVED_PORT", std::to_string(spec_.public_port)},
-                            {"VALVED_CHILD_ID", std::to_string(id)},
-                            {"VALVED_WARMUP", spec_.warmup ? "1" : "0"}};
-  // R starts through `valved run-as` (its own process group, the configured
-  // user). /proc/self/exe, resolved in the forked child before exec, is the
-  // master's own image even after a package upgrade replaced the file.
-  args = RunAsArgs(spec_.run_as, spec_.rscript, args);
-  std::string command = spec_.valved_exe.empty() ? "/proc/self/exe" : spec_.valved_exe;
-  Poco::Pipe in, out, err;
-  pid_t pid;
-  try {
-    Poco::ProcessHandle handle =
-        Poco::Process::launch(command, args, spec_.working_dir, &in, &out, &err, env);
-    pid = handle.id();
-  } catch (const Poco::Exception& e) {
-    throw std::runtime_error("cannot start " + command + ": " + e.displayText());
+  TemplateSupervisor* current = Current();
+  if (current && current->state() == TemplateSupervisor::State::kReady) {
+    try {
+      return LaunchForked(id, socket_path, token);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarn) << ChildName(id) << ": cannot fork (" << e.what()
+                           << "); starting it fresh";
+      Forget(id);
+    }
   }
-  in.close();  // R gets EOF on stdin
-  sockets_[id] = socket_path;
-  outputs_[id] =
-      std::make_unique<ChildOutput>(base_, id, TakeReadEnd(out), TakeReadEnd(err),
-                                    "valved-ready " + token, [this, id] { on_ready_(id); });
-  return pid;
+  return LaunchFresh(id, socket_path, token);
 }
 
-// The child leads its own process group once `valved run-as` ran; until then
-// (ESRCH for the group) only the process itself can be signalled.
+pid_t RLauncher::LaunchFresh(uint64_t id, const std::string& socket_path,
+                             const std::string& token) {
+  auto env = REnvironment(spec_);
+  env["VALVED_READY_TOKEN"] = token;
+  env["VALVED_CHILD_ID"] = std::to_string(id);
+  env["VALVED_WARMUP"] = spec_.warmup ? "1" : "0";
+  RProcess process = StartRProcess(spec_, spec_.launcher_script,
+                                   {socket_path, spec_.api_path, std::to_string(getpid())}, env);
+  process.in.reset();  // R gets EOF on stdin
+  sockets_[id] = socket_path;
+  outputs_[id] = std::make_unique<ChildOutput>(base_, ChildName(id), std::move(process.out),
+                                               std::move(process.err), "valved-ready " + token,
+                                               [this, id] { on_ready_(id); });
+  return process.pid;
+}
+
+// The child's stdout and stderr are a FIFO next to its socket. The master
+// holds a write end of its own until the child is ready, so that reading
+// never sees end-of-file before the child has opened it.
+pid_t RLauncher::LaunchForked(uint64_t id, const std::string& socket_path,
+                              const std::string& token) {
+  std::string fifo = socket_path + ".out";
+  ::unlink(fifo.c_str());
+  if (::mkfifo(fifo.c_str(), 0600) == -1)
+    throw std::runtime_error("mkfifo " + fifo + ": " + ErrnoString(errno));
+  fifos_[id] = fifo;
+  if (spec_.run_as && ::chown(fifo.c_str(), spec_.run_as->uid, spec_.run_as->gid) == -1)
+    throw std::runtime_error("chown " + fifo + ": " + ErrnoString(errno));
+  UniqueFd read_end(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd hold(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!read_end || !hold) throw std::runtime_error("open " + fifo + ": " + ErrnoString(errno));
+  sockets_[id] = socket_path;
+  outputs_[id] = std::make_unique<ChildOutput>(base_, ChildName(id), std::move(read_end),
+                                               UniqueFd(), "valved-ready " + token, [this, id] {
+                                                 fifo_holds_.erase(id);
+                                                 on_ready_(id);
+                                               });
+  fifo_holds_[id] = std::move(hold);
+  return Current()->Fork(id, socket_path, token, fifo);
+}
+
+// A fresh child leads its own process group once `valved run-as` ran; until
+// then (ESRCH for the group) only the process itself can be signalled. A
+// forked child is in its template's group: ESRCH for the group, so the
+// process alone.
 void RLauncher::Signal(pid_t pid, int signo) {
   if (pid <= 0) return;
   if (::kill(-pid, signo) == 0) return;
@@ -92,10 +155,36 @@ std::string RLauncher::OutputTail(uint64_t id) {
 // gets a new path anyway, but a long-running server must not collect them.
 void RLauncher::Forget(uint64_t id) {
   outputs_.erase(id);
-  if (auto it = sockets_.find(id); it != sockets_.end()) {
-    ::unlink(it->second.c_str());
-    sockets_.erase(it);
+  fifo_holds_.erase(id);
+  for (auto* paths : {&sockets_, &fifos_}) {
+    if (auto it = paths->find(id); it != paths->end()) {
+      ::unlink(it->second.c_str());
+      paths->erase(it);
+    }
   }
+}
+
+bool RLauncher::OnExit(pid_t pid, int wait_status) {
+  for (auto it = templates_.begin(); it != templates_.end(); ++it) {
+    if (!(*it)->OnExit(pid, wait_status)) continue;
+    bool current = it + 1 == templates_.end();
+    if (!current && (*it)->state() == TemplateSupervisor::State::kGone) templates_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+void RLauncher::Tick(Duration spawn_timeout, Duration kill_timeout) {
+  for (auto& t : templates_) t->Tick(spawn_timeout, kill_timeout);
+}
+
+void RLauncher::StopTemplates(bool fast) {
+  for (auto& t : templates_) fast ? t->Kill() : t->Stop();
+}
+
+size_t RLauncher::TemplatesAlive() const {
+  return static_cast<size_t>(std::count_if(templates_.begin(), templates_.end(),
+                                           [](const auto& t) { return t->alive(); }));
 }
 
 }  // namespace valved::master

@@ -1,55 +1,79 @@
-// The real Launcher: starts `Rscript launcher.R <socket> <api> <master-pid>`
-// with Poco::Process, in the API's directory, and reads its output. With a
-// `run_as` identity it starts `valved run-as --user=U --group=G -- Rscript
-// ...` instead (master/run_as.h), which becomes R as that user.
+// The real Launcher. spawn_method fresh: starts `Rscript launcher.R <socket>
+// <api> <master-pid>` (r_process.h) and reads its output. spawn_method fork:
+// asks the generation's template (template_supervisor.h) to fork the child,
+// which writes its output into a FIFO that the master reads the same way; the
+// ready line and everything after it are the same for both.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/event_ptr.h"
-#include "common/privileges.h"
+#include "common/unique_fd.h"
 #include "master/child_output.h"
 #include "master/launcher.h"
+#include "master/r_process.h"
+#include "master/template_supervisor.h"
 
 namespace valved::master {
 
-struct RLaunchSpec {
-  std::string rscript;          ///< the R front end (Config::rscript)
-  std::string launcher_script;  ///< r/launcher.R as installed
-  std::string api_path;         ///< absolute path of the plumber file or directory
-  std::string working_dir;      ///< the API's directory
-  std::string public_host;      ///< where valved serves, for plumber's docs URL
-  int public_port = 0;
-  bool warmup = false;  ///< Config::warmup
-  // Initialised so that positional initialisers that stop before them stay
-  // free of -Wmissing-field-initializers.
-  std::optional<Identity> run_as = std::nullopt;  ///< the user R runs as; nullopt: as the master
-  std::string valved_exe = "";  ///< the binary for `valved run-as`; "" = /proc/self/exe
-};
-
 class RLauncher final : public Launcher {
  public:
-  RLauncher(event_base* base, RLaunchSpec spec, std::function<void(uint64_t)> on_ready);
+  /// `on_ready(id)`: child `id` printed its ready line. `on_template_ready`:
+  /// a template can fork now (children held back for it may start).
+  RLauncher(event_base* base, const Clock& clock, RLaunchSpec spec,
+            std::function<void(uint64_t)> on_ready, std::function<void()> on_template_ready);
+  ~RLauncher() override;
 
-  /// Children started from now on run `spec` (reload); running ones are untouched.
-  void SetSpec(RLaunchSpec spec) { spec_ = std::move(spec); }
+  /// Children started from now on run `spec` (reload); running ones are
+  /// untouched. With fork, a new template starts (the API's files may have
+  /// changed); the previous one is kept until CommitSpec().
+  void SetSpec(RLaunchSpec spec);
+  /// An abandoned reload: back to `spec`, and to its template if it still
+  /// runs, which holds the code that still serves.
+  void RestoreSpec(RLaunchSpec spec);
+  /// The reload is done: templates of earlier specs stop.
+  void CommitSpec();
   const RLaunchSpec& spec() const { return spec_; }
 
   pid_t Launch(uint64_t id, const std::string& socket_path) override;
+  bool CanLaunch() const override;
   void Signal(pid_t pid, int signo) override;
   std::string OutputTail(uint64_t id) override;
   void Forget(uint64_t id) override;
 
+  /// The reaper collected `pid`; false when it is not a template.
+  bool OnExit(pid_t pid, int wait_status);
+  /// Template restarts and deadlines.
+  void Tick(Duration spawn_timeout, Duration kill_timeout);
+  /// Shutdown: every template stops (fast: SIGKILL).
+  void StopTemplates(bool fast);
+  /// Templates whose process still runs.
+  size_t TemplatesAlive() const;
+
  private:
+  pid_t LaunchFresh(uint64_t id, const std::string& socket_path, const std::string& token);
+  pid_t LaunchForked(uint64_t id, const std::string& socket_path, const std::string& token);
+  void StartTemplate();
+  TemplateSupervisor* Current() const;
+
   event_base* base_;
+  const Clock& clock_;
   RLaunchSpec spec_;
   std::function<void(uint64_t)> on_ready_;
+  std::function<void()> on_template_ready_;
   std::map<uint64_t, std::unique_ptr<ChildOutput>> outputs_;
   std::map<uint64_t, std::string> sockets_;  // removed when the child is forgotten
+  std::map<uint64_t, std::string> fifos_;    // forked children's output FIFOs, likewise
+  std::map<uint64_t, UniqueFd> fifo_holds_;  // our write end, until the child is ready
+  // The current template is the last; earlier ones stop at CommitSpec() or
+  // serve again if SetSpec() returns to their spec.
+  std::vector<std::unique_ptr<TemplateSupervisor>> templates_;
+  uint64_t template_generation_ = 0;
 };
 
 }  // namespace valved::master

@@ -238,8 +238,7 @@ as_app <- function(pr) {
 # is only seen when that wait ends (later::run_now() does not wake up for it),
 # so the wait is short; the orphan check still runs about once a second.
 # Returns why it stopped.
-serve <- function(master_pid) {
-  first_ppid <- parent_pid()
+serve <- function(master_pid, first_ppid) {
   last_check <- proc.time()[["elapsed"]]
   repeat {
     httpuv::service(kServiceMs)
@@ -339,6 +338,29 @@ check_api <- function(api_path) {
   quit(save = "no", status = 0L)
 }
 
+# Serves `pr` on socket_path until SIGINT or the master's exit, then quits.
+# `finish` is what prepare_router() returned; `first_ppid` is the parent whose
+# change means "the master is gone".
+run_child <- function(pr, finish, socket_path, token, master_pid, first_ppid = parent_pid()) {
+  # From here on a SIGINT must always lead through stop_server(): interrupts
+  # are held back except inside the tryCatch() that turns them into a stop,
+  # and quit() runs before any held-back interrupt could be delivered.
+  suspendInterrupts({
+    server <- start_server(socket_path, pr)
+    why <- tryCatch(
+      allowInterrupts({
+        announce_ready(token)
+        serve(master_pid, first_ppid)
+      }),
+      interrupt = function(e) "interrupted"
+    )
+    if (identical(why, "master_gone")) {
+      launcher_log("master ", master_pid, " is gone; stopping")
+    }
+    quit(save = "no", status = stop_server(server, socket_path, finish))
+  })
+}
+
 main <- function() {
   cli <- commandArgs(trailingOnly = TRUE)
   if (length(cli) == 2L && identical(cli[[1L]], "--check")) check_api(cli[[2L]])
@@ -346,25 +368,13 @@ main <- function() {
   pr <- load_router(args$api_path)
   finish <- prepare_router(pr)
   warm_up(pr)
-  # From here on a SIGINT must always lead through stop_server(): interrupts
-  # are held back except inside the tryCatch() that turns them into a stop,
-  # and quit() runs before any held-back interrupt could be delivered.
-  suspendInterrupts({
-    server <- start_server(args$socket_path, pr)
-    why <- tryCatch(
-      allowInterrupts({
-        announce_ready(args$token)
-        serve(args$master_pid)
-      }),
-      interrupt = function(e) "interrupted"
-    )
-    if (identical(why, "master_gone")) {
-      launcher_log("master ", args$master_pid, " is gone; stopping")
-    }
-    quit(save = "no", status = stop_server(server, args$socket_path, finish))
-  })
+  run_child(pr, finish, args$socket_path, args$token, args$master_pid)
 }
 
-# An interrupt before the server starts (SIGINT while the API loads) is a stop
-# request too: leave quietly with status 0, not with the "cannot load" status.
-tryCatch(main(), interrupt = function(e) quit(save = "no", status = 0L))
+# r/template.R sources this file for its functions only (and sets
+# valved_library_only first); run as a script, it serves.
+if (!exists("valved_library_only", inherits = FALSE)) {
+  # An interrupt before the server starts (SIGINT while the API loads) is a
+  # stop request too: leave quietly with status 0, not "cannot load".
+  tryCatch(main(), interrupt = function(e) quit(save = "no", status = 0L))
+}

@@ -65,7 +65,7 @@ install -m 0644 examples/plumber.R /srv/valved/plumber.R
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "$deb" >"$work/apt.log" 2>&1 ||
   { cat "$work/apt.log"; fail "apt-get install"; }
-shipped=(/usr/sbin/valved /usr/share/valved/launcher.R /etc/valve.yaml /etc/logrotate.d/valved
+shipped=(/usr/sbin/valved /usr/share/valved/launcher.R /usr/share/valved/template.R /etc/valve.yaml /etc/logrotate.d/valved
   /lib/systemd/system/valved.service /usr/share/man/man8/valved.8.gz
   /usr/share/man/man5/valve.yaml.5.gz)
 for f in "${shipped[@]}"; do [ -f "$f" ] || fail "$f is not installed"; done

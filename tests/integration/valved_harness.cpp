@@ -595,16 +595,30 @@ bool Valved::WaitServing(Millis timeout) {
   }
 }
 
+// A forked child has its template's command line (template.R launcher.R
+// ...): templates are told apart by the pids the log gives them.
 std::vector<ProcInfo> Valved::RChildren() const {
   std::vector<ProcInfo> r;
   if (pid_ <= 0) return r;
+  std::vector<pid_t> templates = TemplatePids();
   for (ProcInfo& child : ChildrenOf(pid_)) {
     bool runs_launcher = std::any_of(child.argv.begin(), child.argv.end(), [](const auto& arg) {
       return arg.find("launcher.R") != std::string::npos;
     });
-    if (runs_launcher && !child.IsZombie()) r.push_back(std::move(child));
+    bool is_template = std::find(templates.begin(), templates.end(), child.pid) != templates.end();
+    if (runs_launcher && !is_template && !child.IsZombie()) r.push_back(std::move(child));
   }
   return r;
+}
+
+std::vector<pid_t> Valved::TemplatePids() const {
+  static const std::regex kTemplate(R"(template#\d+ pid=(\d+): loading)");
+  std::vector<pid_t> pids;
+  for (const std::string& line : LogLines(kTemplate)) {
+    std::smatch match;
+    if (std::regex_search(line, match, kTemplate)) pids.push_back(std::stoi(match[1].str()));
+  }
+  return pids;
 }
 
 std::vector<pid_t> Valved::RChildPids() const {
@@ -708,13 +722,16 @@ Valved& ValvedTest::Start(const std::vector<std::string>& args) {
 // R reads the launcher as whatever user it runs as (a test may pick nobody),
 // and the checkout may sit where only root can read (/root): each test gets
 // its own world-readable copy.
+// The template (spawn_method: fork) is found next to the launcher.
 std::string ValvedTest::LauncherCopy() {
-  std::filesystem::path copy = dir_ / "launcher.R";
-  if (!std::filesystem::exists(copy)) {
-    std::filesystem::copy_file(VALVED_LAUNCHER_PATH, copy);
+  std::filesystem::path source = VALVED_LAUNCHER_PATH;
+  for (const char* name : {"launcher.R", "template.R"}) {
+    std::filesystem::path copy = dir_ / name;
+    if (std::filesystem::exists(copy)) continue;
+    std::filesystem::copy_file(source.parent_path() / name, copy);
     std::filesystem::permissions(copy, std::filesystem::perms(0644));
   }
-  return copy.string();
+  return (dir_ / "launcher.R").string();
 }
 
 Valved* ValvedTest::StartServing(const std::vector<std::string>& args, Millis timeout) {

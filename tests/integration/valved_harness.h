@@ -201,8 +201,10 @@ class Valved {
   /// Waits for the `serving ... at http://...` line; fails fast if valved exits.
   bool WaitServing(Millis timeout);
 
-  /// The master's live children running r/launcher.R (not zombies).
+  /// The master's live R children, fresh or forked (not zombies, not templates).
   std::vector<ProcInfo> RChildren() const;
+  /// Every template (spawn_method: fork) the log reports started, live or not.
+  std::vector<pid_t> TemplatePids() const;
   std::vector<pid_t> RChildPids() const;
   /// RChildPids() that the log reports ready ("child#3 pid=812: Spawning -> Ready").
   std::vector<pid_t> ReadyRChildPids() const;

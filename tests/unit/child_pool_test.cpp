@@ -61,6 +61,27 @@ TEST_F(ChildPoolTest, AtMostMaxSpawningStartAtOnce) {
   Check();
 }
 
+// spawn_method fork: nothing starts while the template loads the API, not
+// even a reload's successors; once it is ready, everything due starts.
+TEST_F(ChildPoolTest, NothingSpawnsWhileTheLauncherWaitsForItsTemplate) {
+  config_.n_min = 2;
+  launcher_.can_launch = false;
+  pool().Start();
+  pool().Reconcile(3);
+  EXPECT_TRUE(launcher_.launched.empty());
+  launcher_.can_launch = true;
+  pool().Start();
+  EXPECT_EQ(launcher_.launched.size(), 2u);
+  ReadyAll();
+  pool().ReplaceAll("reload");
+  launcher_.can_launch = false;
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "successors wait for the new template";
+  launcher_.can_launch = true;
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 4u);
+}
+
 TEST_F(ChildPoolTest, ReadyChildIsLeasedThenReleasedBackToReady) {
   pool().Start();
   pool().OnReady(1);

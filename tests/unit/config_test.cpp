@@ -111,6 +111,7 @@ std::string OtherValue(const SettingInfo& s, const std::string& current) {
       return current == "debug" ? "info" : "debug";
     case SettingType::kString:
       if (s.key == "forwarded_allow_ips") return "192.0.2.1, ::1";  // a list of addresses
+      if (s.key == "spawn_method") return current == "fork" ? "fresh" : "fork";
       return "/srv/other/" + std::string(s.key);
   }
   return "";

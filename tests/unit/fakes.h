@@ -32,6 +32,7 @@ class FakeLauncher final : public master::Launcher {
     launched.push_back({id, socket_path});
     return next_pid++;
   }
+  bool CanLaunch() const override { return can_launch; }
   void Signal(pid_t pid, int signo) override { signals.emplace_back(pid, signo); }
   std::string OutputTail(uint64_t) override { return output_tail; }
   void Forget(uint64_t id) override { forgotten.push_back(id); }
@@ -49,6 +50,7 @@ class FakeLauncher final : public master::Launcher {
   std::vector<uint64_t> forgotten;
   std::string output_tail = "Error in eval(ei, envir): boom";
   bool fail_next_launch = false;
+  bool can_launch = true;  ///< false: a template is still loading
   pid_t next_pid = 1000;
 };
 

@@ -1,0 +1,271 @@
+// Principle: the template is a helper, never a dependency. Whatever happens
+// to it (it cannot load the API, it dies, it hangs, it refuses to be forked),
+// children can still start fresh, and the pool's own rules (boot failures,
+// a reload abandoned when the API cannot load) apply to them as they do
+// without a template. So a template failure is logged and the generation
+// goes on; only waiting for a template that is still loading holds spawning
+// back (RLauncher::CanLaunch()).
+//
+// The template is signalled by pid, never by process group: the children it
+// forks stay in its process group.
+#include "master/template_supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+
+#include "common/exit_status.h"
+#include "common/log.h"
+
+namespace valved::master {
+namespace {
+
+/// The exit status of template.R (and launcher.R) when the API cannot load.
+constexpr int kApiLoadFailed = 3;
+/// Failed starts in a row before the generation gives up on its template.
+constexpr int kMaxFailures = 3;
+constexpr Duration kFirstBackoff = std::chrono::seconds(1);
+/// How long Fork() waits for the template's answer: a fork takes
+/// milliseconds; a template that needs longer is wedged.
+constexpr int kForkReplyMs = 3000;
+constexpr size_t kMaxLine = 4096;
+
+bool StartsWith(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+const char* ToString(TemplateSupervisor::State state) {
+  switch (state) {
+    case TemplateSupervisor::State::kStarting:
+      return "Starting";
+    case TemplateSupervisor::State::kReady:
+      return "Ready";
+    case TemplateSupervisor::State::kBackoff:
+      return "Backoff";
+    case TemplateSupervisor::State::kStopping:
+      return "Stopping";
+    case TemplateSupervisor::State::kGone:
+      return "Gone";
+  }
+  return "?";
+}
+
+TemplateSupervisor::TemplateSupervisor(event_base* base, const Clock& clock, RLaunchSpec spec,
+                                       uint64_t generation, std::function<void()> on_ready)
+    : base_(base),
+      clock_(clock),
+      spec_(std::move(spec)),
+      generation_(generation),
+      on_ready_(std::move(on_ready)) {}
+
+// RAII: a template outlives its supervisor only until it is killed here; the
+// master's reaper collects it (an unknown pid by then).
+TemplateSupervisor::~TemplateSupervisor() {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
+std::string TemplateSupervisor::Name() const {
+  return "template#" + std::to_string(generation_) + " pid=" + std::to_string(pid_);
+}
+
+void TemplateSupervisor::Start() {
+  token_ = RandomToken();
+  auto env = REnvironment(spec_);
+  env["VALVED_READY_TOKEN"] = token_;
+  RProcess process;
+  try {
+    process = StartRProcess(spec_, spec_.template_script,
+                            {spec_.launcher_script, spec_.api_path, std::to_string(getpid())}, env);
+  } catch (const std::exception& e) {
+    Failed(e.what(), true);
+    return;
+  }
+  pid_ = process.pid;
+  commands_ = std::move(process.in);
+  replies_ = std::move(process.out);
+  fcntl(commands_.get(), F_SETFL, fcntl(commands_.get(), F_GETFL) | O_NONBLOCK);
+  fcntl(replies_.get(), F_SETFL, fcntl(replies_.get(), F_GETFL) | O_NONBLOCK);
+  replies_event_.reset(event_new(base_, replies_.get(), EV_READ | EV_PERSIST, OnReadable, this));
+  event_add(replies_event_.get(), nullptr);
+  stderr_ = std::make_unique<ChildOutput>(base_, "template#" + std::to_string(generation_),
+                                          UniqueFd(), std::move(process.err), "", nullptr);
+  partial_.clear();
+  state_ = State::kStarting;
+  since_ = clock_.Now();
+  Log(LogLevel::kNotice) << Name() << ": loading " << spec_.api_path << " to fork children from";
+}
+
+void TemplateSupervisor::OnReadable(evutil_socket_t, short, void* arg) {
+  static_cast<TemplateSupervisor*>(arg)->ReadReplies();
+}
+
+void TemplateSupervisor::ReadReplies() {
+  char buf[4096];
+  while (replies_) {
+    ssize_t n = ::read(replies_.get(), buf, sizeof buf);
+    if (n == -1 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0 || errno != EAGAIN) replies_event_.reset();
+      return;
+    }
+    partial_.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = partial_.find('\n')) != std::string::npos) {
+      std::string line = partial_.substr(0, nl);
+      partial_.erase(0, nl + 1);
+      HandleLine(line, 0);
+    }
+    if (partial_.size() > kMaxLine) HandleLine(std::exchange(partial_, {}), 0);
+  }
+}
+
+pid_t TemplateSupervisor::HandleLine(const std::string& line, uint64_t want_id) {
+  std::string forked = "valved-forked " + std::to_string(want_id) + " ";
+  std::string failed = "valved-fork-failed " + std::to_string(want_id) + " ";
+  if (want_id && StartsWith(line, forked)) {
+    return static_cast<pid_t>(std::stol(line.substr(forked.size())));
+  }
+  if (want_id && StartsWith(line, failed)) {
+    throw std::runtime_error("the template could not fork: " + line.substr(failed.size()));
+  }
+  if (state_ == State::kStarting && line == "valved-ready " + token_) {
+    state_ = State::kReady;
+    failures_ = 0;
+    auto took = std::chrono::duration_cast<Duration>(clock_.Now() - since_);
+    Log(LogLevel::kNotice) << Name() << ": Starting -> Ready (loaded and warmed up in "
+                           << std::to_string(Seconds(took)).substr(0, 5) << "s)";
+    if (on_ready_) on_ready_();
+    return 0;
+  }
+  if (StartsWith(line, "valved-no-fork ")) {
+    Log(LogLevel::kNotice) << Name() << ": the API asks not to be forked (" << line.substr(15)
+                           << "); its children start fresh";
+    Failed("", true);
+    return 0;
+  }
+  if (!line.empty()) Log(LogLevel::kInfo) << "template#" << generation_ << ": R: " << line;
+  return 0;
+}
+
+// Blocking, but bounded: the reply is due within milliseconds of the fork.
+pid_t TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path,
+                               const std::string& token, const std::string& output_fifo) {
+  if (state_ != State::kReady) throw std::runtime_error("the template is not ready");
+  for (const std::string* field : {&socket_path, &token, &output_fifo}) {
+    if (field->find_first_of("\t\n") != std::string::npos)
+      throw std::runtime_error("a path holds a tab or a newline: cannot ask the template");
+  }
+  std::string command =
+      "fork\t" + std::to_string(id) + "\t" + socket_path + "\t" + token + "\t" + output_fifo + "\n";
+  ssize_t written = ::write(commands_.get(), command.data(), command.size());
+  if (written != static_cast<ssize_t>(command.size())) {
+    Failed("cannot write to its stdin: " + ErrnoString(errno), false);
+    throw std::runtime_error("the template does not take commands");
+  }
+  TimePoint deadline = clock_.Now() + std::chrono::milliseconds(kForkReplyMs);
+  for (;;) {
+    size_t nl;
+    while ((nl = partial_.find('\n')) != std::string::npos) {
+      std::string line = partial_.substr(0, nl);
+      partial_.erase(0, nl + 1);
+      if (pid_t pid = HandleLine(line, id); pid > 0) return pid;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now());
+    if (left.count() <= 0 || !replies_) break;
+    pollfd pfd{replies_.get(), POLLIN, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready == -1 && errno != EINTR) break;
+    char buf[4096];
+    ssize_t n = ::read(replies_.get(), buf, sizeof buf);
+    if (n == 0) break;
+    if (n > 0) partial_.append(buf, static_cast<size_t>(n));
+  }
+  Failed("no answer to a fork request within " + std::to_string(kForkReplyMs) + " ms", false);
+  throw std::runtime_error("the template did not answer");
+}
+
+bool TemplateSupervisor::OnExit(pid_t pid, int wait_status) {
+  if (pid <= 0 || pid != pid_) return false;
+  pid_ = -1;
+  std::string how = DescribeWaitStatus(wait_status);
+  std::string tail = stderr_ ? stderr_->Tail() : "";
+  CloseChannels();
+  if (state_ != State::kStarting && state_ != State::kReady) {  // stopped, or failed already
+    Log(LogLevel::kInfo) << "template#" << generation_ << ": exited (" << how << ")";
+    if (state_ == State::kStopping) state_ = State::kGone;
+    return true;
+  }
+  if (state_ == State::kStarting && WIFEXITED(wait_status) &&
+      WEXITSTATUS(wait_status) == kApiLoadFailed) {
+    // Not an error of its own: the fresh child started next reports it.
+    Log(LogLevel::kWarn) << "template#" << generation_ << ": cannot load the API";
+    Failed("", true);
+    return true;
+  }
+  Failed(how + (tail.empty() ? "" : "; last output:\n" + tail), false);
+  return true;
+}
+
+// A template that cannot load the API gives up at once: fresh children will
+// fail the same way and the pool reports it (fatal at start-up, an abandoned
+// reload later), exactly as without a template.
+void TemplateSupervisor::Failed(const std::string& why, bool give_up) {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);  // the reaper calls OnExit(), which finds kGone
+  if (!why.empty()) Log(LogLevel::kError) << "template#" << generation_ << ": " << why;
+  ++failures_;
+  if (give_up || failures_ >= kMaxFailures) {
+    if (state_ != State::kGone)
+      Log(LogLevel::kWarn) << "template#" << generation_
+                           << ": not forking any more; this generation's children start fresh";
+    state_ = State::kGone;
+    return;
+  }
+  Duration delay = kFirstBackoff * (1 << (failures_ - 1));
+  restart_at_ = clock_.Now() + delay;
+  state_ = State::kBackoff;
+  Log(LogLevel::kWarn) << "template#" << generation_ << ": restarting in " << Seconds(delay)
+                       << "s; children start fresh meanwhile";
+}
+
+void TemplateSupervisor::Tick(Duration spawn_timeout, Duration kill_timeout) {
+  TimePoint now = clock_.Now();
+  if (state_ == State::kBackoff && now >= restart_at_ && pid_ <= 0) {
+    Start();
+  } else if (state_ == State::kStarting && now - since_ >= spawn_timeout) {
+    Failed("not ready after spawn_timeout", false);
+  } else if (state_ == State::kStopping && pid_ > 0 && now - since_ >= kill_timeout) {
+    Log(LogLevel::kWarn) << Name() << ": still running kill_timeout after stop; SIGKILL";
+    ::kill(pid_, SIGKILL);
+    since_ = now;
+  }
+}
+
+void TemplateSupervisor::Stop() {
+  if (state_ == State::kStopping) return;
+  // Still loading: it reads no commands yet, and has nothing to finish.
+  if (state_ == State::kStarting && pid_ > 0) ::kill(pid_, SIGKILL);
+  state_ = pid_ > 0 ? State::kStopping : State::kGone;
+  since_ = clock_.Now();
+  commands_.reset();  // EOF: template.R leaves its command loop and exits 0
+}
+
+void TemplateSupervisor::Kill() {
+  Stop();
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
+void TemplateSupervisor::CloseChannels() {
+  replies_event_.reset();
+  replies_.reset();
+  commands_.reset();
+  stderr_.reset();
+}
+
+}  // namespace valved::master

@@ -1,0 +1,197 @@
+# valved R template: loads one plumber API once, warms it up, and forks
+# children that serve it (spawn_method: fork).
+#
+# Usage (by the valved master, never by hand in production):
+#   Rscript template.R <launcher.R> <api_path> <master_pid>
+# with the working directory set to the API's directory and the environment
+#   VALVED_READY_TOKEN  random token; echoed in the template's readiness line
+#   VALVED_HOST, VALVED_PORT  as for launcher.R
+#
+# The fresh child's code lives in launcher.R; this file sources it for its
+# functions (load_api, prepare_router, run_child, ...) so that a forked child
+# serves exactly as a fresh one does.
+#
+# Protocol with the master:
+#   stdin (commands, one per line, fields separated by tabs):
+#     fork <child_id> <socket_path> <ready_token> <output_fifo>
+#   stdout (replies, one line each):
+#     valved-ready <token>                 loaded and warmed up: send commands
+#     valved-forked <child_id> <pid>       child <pid> is starting
+#     valved-fork-failed <child_id> <why>  no child was made
+#     valved-no-fork <why>                 the API asks not to be forked
+#                                          (options(valved.fork = FALSE)); exits 0
+#   Anything else on stdout or stderr is R output (the API's top-level code).
+#   EOF on stdin: the master is gone or wants the template to stop; it exits 0.
+#   Exit status 3 before readiness: the API cannot be loaded (as launcher.R).
+#
+# Who is the parent. The template forks an intermediate process (estranged:
+# the template's parallel package reaps it), which forks the child and exits
+# at once after printing the child's pid. The child is then re-parented to
+# the nearest subreaper: the master (PR_SET_CHILD_SUBREAPER), which reaps it
+# and routes its exit status like a fresh child's. A child's crash never
+# reaches the template; the template's exit never takes a child down.
+#
+# Fork safety, in the child: the template never started httpuv's server (no
+# listening socket, no background thread); the child starts its own. The
+# master's command pipe (stdin, and R's duplicate of it) is closed and fd 0
+# is /dev/null; stdout and stderr become the child's own FIFO, which the
+# master reads like a fresh child's pipes; the RNG is re-seeded
+# (set.seed(NULL): time and pid); the JIT is switched back on. What stays
+# shared: the self-pipes the `later` package creates when it loads (every
+# child inherits the same ones; see valved(8), FORKED CHILDREN).
+
+valved_library_only <- TRUE
+kTemplateUsage <- 2L
+
+template_args <- function(args) {
+  if (length(args) != 3L) {
+    cat("usage: template.R <launcher.R> <api_path> <master_pid>\n", file = stderr())
+    quit(save = "no", status = kTemplateUsage)
+  }
+  args
+}
+
+# Runs the routing machinery (plumber's R6 methods, its request parsing and
+# JSON serialisation, the lazy-loaded package code they call) on a router of
+# our own with one endpoint: the API's filters and endpoints see nothing.
+# The API's endpoint functions are byte-compiled directly instead of run.
+warm_up_template <- function(pr) {
+  decoy <- plumber::pr()
+  decoy <- plumber::pr_get(decoy, "/", function(req, res) list(ok = TRUE, n = 1:3))
+  decoy <- plumber::pr_post(decoy, "/", function(req, res) list(ok = TRUE))
+  for (i in 1:3) {
+    for (method in c("GET", "POST")) {
+      req <- warm_up_request()
+      req$REQUEST_METHOD <- method
+      req$PATH_INFO <- "/"
+      req$QUERY_STRING <- "a=1&b=x"
+      tryCatch(decoy$call(req), error = function(e) NULL)
+    }
+  }
+  for (endpoint in pr$endpoints) {
+    for (ep in endpoint) compile_endpoint(ep)
+  }
+  # httpuv's R side of a server start (its R6 classes, lazy-loaded code),
+  # without creating a server: that, and its I/O thread, is the child's.
+  invisible(httpuv:::AppWrapper$new(as_app(decoy)))
+  # Everything loaded so far moves to R's oldest generation, so the
+  # children's minor collections leave those pages shared.
+  invisible(gc(full = TRUE))
+  invisible(NULL)
+}
+
+# Byte-compiles the functions in `env` (this file's and launcher.R's): R's
+# JIT would otherwise compile each on its first call, in every child.
+compile_functions <- function(env) {
+  for (name in ls(env, all.names = TRUE)) {
+    f <- get(name, envir = env)
+    if (is.function(f) && !is.primitive(f)) assign(name, compiler::cmpfun(f), envir = env)
+  }
+}
+
+# Replaces an endpoint's handler with its byte-compiled version (what R's JIT
+# would do on its first or second call in every child).
+compile_endpoint <- function(ep) {
+  private <- ep$.__enclos_env__$private
+  if (is.null(private) || !is.function(private$func)) return(invisible(NULL))
+  tryCatch(private$func <- compiler::cmpfun(private$func), error = function(e) NULL)
+  invisible(NULL)
+}
+
+# Makes `path` the target of file descriptor `fd` (0, 1 or 2): closes fd and
+# opens the file, which takes the lowest free descriptor. Checked through
+# /proc, since that is only true while every lower descriptor is open.
+reopen_fd <- function(fd, path, mode) {
+  parallel:::closeFD(fd)
+  con <- file(path, open = mode, raw = TRUE)
+  target <- Sys.readlink(file.path("/proc/self/fd", fd))
+  if (!identical(normalizePath(target, mustWork = FALSE), normalizePath(path, mustWork = FALSE)))
+    stop("cannot reopen descriptor ", fd, " on ", path)
+  con
+}
+
+# Connections the child keeps open for its whole life (R would close an
+# unreferenced connection at the next garbage collection).
+child_fds <- new.env(parent = emptyenv())
+
+# In the forked child: cut every tie with the template, then serve.
+become_child <- function(state, cmd) {
+  close(state$commands)  # R's file("stdin") is a dup of fd 0: the master's command pipe
+  child_fds$stdin <- reopen_fd(0L, "/dev/null", "r")
+  child_fds$stdout <- reopen_fd(1L, cmd$fifo, "w")
+  child_fds$stderr <- reopen_fd(2L, cmd$fifo, "w")
+  compiler::enableJIT(state$jit)
+  set.seed(NULL)
+  Sys.setenv(VALVED_CHILD_ID = cmd$id)
+  # The master is the parent once the intermediate process has exited.
+  run_child(state$pr, state$finish, cmd$socket, cmd$token, state$master_pid,
+            first_ppid = state$master_pid)
+}
+
+reply <- function(...) {
+  cat(..., "\n", sep = "", file = stdout())
+  flush(stdout())
+}
+
+# One fork command: template -> intermediate -> child.
+fork_child <- function(state, cmd) {
+  middle <- tryCatch(parallel:::mcfork(estranged = TRUE), error = function(e) e)
+  if (inherits(middle, "error")) {
+    reply("valved-fork-failed ", cmd$id, " ", conditionMessage(middle))
+    return(invisible(NULL))
+  }
+  if (!inherits(middle, "masterProcess")) return(invisible(NULL))  # the template
+  # The intermediate process: any error must end it, never return to the loop.
+  tryCatch({
+    child <- parallel:::mcfork(estranged = TRUE)
+    if (inherits(child, "masterProcess")) {
+      tryCatch(become_child(state, cmd), error = function(e) {
+        print_error(e)
+        quit(save = "no", status = kExitServer)
+      })
+    }
+    reply("valved-forked ", cmd$id, " ", child$pid)
+  }, error = function(e) reply("valved-fork-failed ", cmd$id, " ", conditionMessage(e)))
+  parallel:::mcexit(0L)
+}
+
+parse_command <- function(line) {
+  fields <- strsplit(line, "\t", fixed = TRUE)[[1L]]
+  if (length(fields) != 5L || fields[[1L]] != "fork") return(NULL)
+  list(id = fields[[2L]], socket = fields[[3L]], token = fields[[4L]], fifo = fields[[5L]])
+}
+
+template_main <- function() {
+  args <- template_args(commandArgs(trailingOnly = TRUE))
+  sys.source(args[[1L]], envir = environment(template_main))
+  master_pid <- suppressWarnings(as.integer(args[[3L]]))
+  token <- Sys.getenv("VALVED_READY_TOKEN", unset = "")
+  if (is.na(master_pid) || !nzchar(token)) {
+    cat("template.R: bad master pid or no VALVED_READY_TOKEN\n", file = stderr())
+    quit(save = "no", status = kTemplateUsage)
+  }
+  pr <- load_router(args[[2L]])
+  if (isFALSE(getOption("valved.fork"))) {
+    reply("valved-no-fork options(valved.fork = FALSE)")
+    quit(save = "no", status = 0L)
+  }
+  state <- list(pr = pr, finish = prepare_router(pr), master_pid = master_pid,
+                jit = compiler::enableJIT(-1L))
+  warm_up_template(pr)
+  compile_functions(globalenv())
+  state$commands <- file("stdin", open = "r")
+  reply("valved-ready ", token)
+  repeat {
+    line <- readLines(state$commands, n = 1L, warn = FALSE)
+    if (length(line) == 0L) break  # EOF: the master closed our stdin
+    cmd <- parse_command(line)
+    if (is.null(cmd)) {
+      cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
+      next
+    }
+    fork_child(state, cmd)
+  }
+  quit(save = "no", status = 0L)
+}
+
+tryCatch(template_main(), interrupt = function(e) quit(save = "no", status = 0L))

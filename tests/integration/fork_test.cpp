@@ -1,0 +1,198 @@
+// Issue 9, spawn_method: fork, against real R (tests/fixtures/fork.R): a
+// forked child answers like a fresh one and is the master's child; children
+// are independent (state, random numbers, descriptors); the template can die
+// without touching serving children and comes back; a reload forks the new
+// code; an API that opts out is started fresh. Teardown (the harness) checks
+// that no process, zombie, runtime directory or socket file remains.
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/http_test_util.h"
+#include "tests/integration/valved_harness.h"
+
+namespace valved::itest {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+/// A forked child keeps its template's command line (template.R ...).
+bool IsForked(pid_t pid) {
+  std::optional<ProcInfo> info = ReadProc(pid);
+  return info && std::any_of(info->argv.begin(), info->argv.end(), [](const std::string& arg) {
+           return arg.find("template.R") != std::string::npos;
+         });
+}
+
+/// `n` concurrent GET /state?s=<sleep>, so that each reaches its own child.
+std::vector<HttpResponse> ConcurrentStates(int port, int n, const std::string& sleep) {
+  std::vector<HttpResponse> responses(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back(
+        [&, i] { responses[static_cast<size_t>(i)] = HttpGet(port, "/state?s=" + sleep, 60s); });
+  }
+  for (std::thread& t : threads) t.join();
+  return responses;
+}
+
+class ForkTest : public ValvedTest {
+ protected:
+  /// A copy of fork.R in dir(), with `fork_ok` as given.
+  std::string ApiCopy(bool fork_ok) {
+    std::ifstream in(Fixture("fork.R"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string api = std::regex_replace(text.str(), std::regex("fork_ok <- TRUE"),
+                                         fork_ok ? "fork_ok <- TRUE" : "fork_ok <- FALSE");
+    fs::path path = dir() / "fork_api.R";
+    std::ofstream(path) << api;
+    fs::permissions(path, fs::perms(0644));
+    return path.string();
+  }
+
+  Valved* StartPool(const std::string& api, int n, const std::string& method = "fork") {
+    Valved* valved = StartServing({"-f", api, "-n", std::to_string(n), "--n-min", std::to_string(n),
+                                   "-w", "1", "--spawn-method", method},
+                                  180s);
+    if (!valved) return nullptr;
+    bool up = Eventually(
+        120s, [&] { return valved->ReadyRChildPids().size() == static_cast<size_t>(n); },
+        std::to_string(n) + " children ready");
+    return up ? valved : nullptr;
+  }
+};
+
+TEST_F(ForkTest, AForkedChildAnswersLikeAFreshOneAndIsTheMastersChild) {
+  Valved* forked = StartPool(Fixture("fork.R"), 1);
+  ASSERT_NE(forked, nullptr);
+  Valved* fresh = StartPool(Fixture("fork.R"), 1, "fresh");
+  ASSERT_NE(fresh, nullptr);
+
+  std::vector<pid_t> children = forked->ReadyRChildPids();
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_TRUE(IsForked(children[0])) << "the child runs the template's program";
+  EXPECT_EQ(ReadProc(children[0])->ppid, forked->pid()) << "re-parented to the master";
+  EXPECT_FALSE(IsForked(fresh->ReadyRChildPids().at(0)));
+  EXPECT_EQ(forked->TemplatePids().size(), 1u);
+  EXPECT_TRUE(fresh->TemplatePids().empty()) << "spawn_method fresh starts no template";
+
+  for (const char* target : {"/echo?msg=hi%20there", "/nowhere", "/openapi.json"}) {
+    HttpResponse a = HttpGet(forked->port(), target);
+    HttpResponse b = HttpGet(fresh->port(), target);
+    EXPECT_EQ(a.status, b.status) << target << ": " << a.Describe() << " vs " << b.Describe();
+    EXPECT_EQ(a.body, b.body) << target;
+    EXPECT_EQ(a.Header("content-type"), b.Header("content-type")) << target;
+  }
+  // The child's descriptors: its own stdio and server, nothing of the master's.
+  HttpResponse fds = HttpGet(forked->port(), "/fds");
+  ASSERT_EQ(fds.status, 200) << fds.Describe();
+  EXPECT_NE(fds.body.find("\"0 -> /dev/null\""), std::string::npos) << fds.body;
+  EXPECT_NE(fds.body.find(".sock.out\""), std::string::npos)
+      << "stdout is the child's FIFO: " << fds.body;
+  std::optional<ProcInfo> tmpl = ReadProc(forked->TemplatePids().at(0));
+  ASSERT_TRUE(tmpl.has_value());
+  std::string stdin_pipe = fs::read_symlink("/proc/" + std::to_string(tmpl->pid) + "/fd/0");
+  EXPECT_EQ(fds.body.find(stdin_pipe), std::string::npos)
+      << "the child holds the template's command pipe " << stdin_pipe << ": " << fds.body;
+}
+
+TEST_F(ForkTest, ChildrenAreIndependentAndDrawDifferentRandomNumbers) {
+  Valved* valved = StartPool(Fixture("fork.R"), 3);
+  ASSERT_NE(valved, nullptr);
+  // Each child's first request: three children, three counts of 1, three draws.
+  std::vector<HttpResponse> first = ConcurrentStates(valved->port(), 3, "1.5");
+  std::set<double> pids;
+  std::set<std::string> draws;
+  for (const HttpResponse& r : first) {
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    pids.insert(JsonNumber(r.body, "pid").value_or(0));
+    draws.insert(JsonString(r.body, "draw"));
+    EXPECT_EQ(JsonNumber(r.body, "served"), 1) << "a child saw another's request: " << r.body;
+  }
+  ASSERT_EQ(pids.size(), 3u) << "the three requests reached three children";
+  EXPECT_EQ(draws.size(), 3u) << "forked children drew the same random number";
+}
+
+TEST_F(ForkTest, KillingTheTemplateLeavesChildrenServingAndANewTemplateForks) {
+  Valved* valved = StartPool(Fixture("fork.R"), 2);
+  ASSERT_NE(valved, nullptr);
+  std::vector<pid_t> children = valved->RChildPids();
+  pid_t old_template = valved->TemplatePids().at(0);
+  ExpectLogErrors("template#1: killed by signal");
+  ASSERT_EQ(kill(old_template, SIGKILL), 0);
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return valved->TemplatePids().size() == 2; }, "a new template starts"));
+  for (int i = 0; i < 4; ++i) {
+    HttpResponse r = HttpGet(valved->port(), "/state");
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    EXPECT_TRUE(Contains(children, static_cast<pid_t>(JsonNumber(r.body, "pid").value_or(0))));
+  }
+  EXPECT_EQ(valved->RChildPids(), children) << "the children outlive their template";
+  ASSERT_TRUE(Eventually(
+      120s,
+      [&] {
+        return valved->LogLines(std::regex("template#1 pid=\\d+: Starting -> Ready")).size() == 2;
+      },
+      "the new template is ready"));
+  // A replacement child comes from the new template.
+  pid_t victim = children[0];
+  ExpectLogErrors("pid=" + std::to_string(victim) + "\\b");
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  ASSERT_TRUE(Eventually(
+      60s,
+      [&] {
+        std::vector<pid_t> now = valved->ReadyRChildPids();
+        return now.size() == 2 && !Contains(now, victim);
+      },
+      "the killed child is replaced"));
+  for (pid_t pid : valved->ReadyRChildPids()) EXPECT_TRUE(IsForked(pid)) << pid;
+}
+
+TEST_F(ForkTest, ReloadForksTheNewCodeFromANewTemplate) {
+  std::string api = ApiCopy(true);
+  Valved* valved = StartPool(api, 1);
+  ASSERT_NE(valved, nullptr);
+  EXPECT_EQ(HttpGet(valved->port(), "/echo?msg=a").body, "{\"msg\":[\"The message is: 'a'\"]}");
+  std::ifstream in(api);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::ofstream(api + ".tmp") << std::regex_replace(text.str(), std::regex("The message is: "),
+                                                    "Reloaded: ");
+  fs::rename(api + ".tmp", api);
+  valved->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually(
+      120s,
+      [&] {
+        return HttpGet(valved->port(), "/echo?msg=a").body == "{\"msg\":[\"Reloaded: 'a'\"]}";
+      },
+      "the new code serves"));
+  EXPECT_EQ(valved->TemplatePids().size(), 2u);
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return !IsAlive(valved->TemplatePids().at(0)); }, "the old template stops"));
+  for (pid_t pid : valved->ReadyRChildPids()) {
+    if (IsAlive(pid)) {
+      EXPECT_TRUE(IsForked(pid)) << pid;
+    }
+  }
+}
+
+TEST_F(ForkTest, AnApiThatOptsOutIsStartedFresh) {
+  Valved* valved = StartPool(ApiCopy(false), 2);
+  ASSERT_NE(valved, nullptr);
+  EXPECT_FALSE(valved->LogLines(std::regex("asks not to be forked")).empty());
+  for (pid_t pid : valved->RChildPids()) EXPECT_FALSE(IsForked(pid)) << pid;
+  EXPECT_EQ(HttpGet(valved->port(), "/state").status, 200);
+}
+
+}  // namespace
+}  // namespace valved::itest
