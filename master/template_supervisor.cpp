@@ -116,14 +116,19 @@ void TemplateSupervisor::ReadReplies() {
       return;
     }
     partial_.append(buf, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = partial_.find('\n')) != std::string::npos) {
-      std::string line = partial_.substr(0, nl);
-      partial_.erase(0, nl + 1);
-      HandleLine(line, 0);
-    }
-    if (partial_.size() > kMaxLine) HandleLine(std::exchange(partial_, {}), 0);
+    TakeLines(0);
   }
+}
+
+pid_t TemplateSupervisor::TakeLines(uint64_t want_id) {
+  size_t nl;
+  while ((nl = partial_.find('\n')) != std::string::npos) {
+    std::string line = partial_.substr(0, nl);
+    partial_.erase(0, nl + 1);
+    if (pid_t pid = HandleLine(line, want_id); pid > 0) return pid;
+  }
+  if (partial_.size() > kMaxLine) HandleLine(std::exchange(partial_, {}), 0);
+  return 0;
 }
 
 pid_t TemplateSupervisor::HandleLine(const std::string& line, uint64_t want_id) {
@@ -171,12 +176,7 @@ pid_t TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path,
   }
   TimePoint deadline = clock_.Now() + std::chrono::milliseconds(kForkReplyMs);
   for (;;) {
-    size_t nl;
-    while ((nl = partial_.find('\n')) != std::string::npos) {
-      std::string line = partial_.substr(0, nl);
-      partial_.erase(0, nl + 1);
-      if (pid_t pid = HandleLine(line, id); pid > 0) return pid;
-    }
+    if (pid_t pid = TakeLines(id); pid > 0) return pid;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now());
     if (left.count() <= 0 || !replies_) break;
     pollfd pfd{replies_.get(), POLLIN, 0};

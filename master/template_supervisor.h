@@ -64,6 +64,9 @@ class TemplateSupervisor {
  private:
   static void OnReadable(evutil_socket_t fd, short what, void* arg);
   void ReadReplies();
+  /// Handles the complete lines read so far; returns the pid if one is the
+  /// reply for `want_id` (the lines after it stay for later).
+  pid_t TakeLines(uint64_t want_id);
   /// Handles one stdout line; returns the pid if it is the reply for `want_id`.
   pid_t HandleLine(const std::string& line, uint64_t want_id);
   /// The template failed (`why`): restart after a backoff, or give up.

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Spawning measured, for spawn_method fork and fresh: spawn-to-ready of each
+# child (from valved's "ready in" log lines), the R CPU of a child's 1st and
+# 100th request (/proc/PID/schedstat, read around single requests sent
+# straight to the child's Unix socket), and memory with an API that loads a
+# 200 MB model (bench/model_api.R): PSS, private memory (USS) and RSS of each
+# child from /proc/PID/smaps_rollup, at start and after every child served
+# 1,000 requests. Loopback and Unix sockets only; every wait is bounded.
+#
+#   bench/spawn.sh                       # N=8 children, both methods
+#   N=4 METHODS=fork REQUESTS=200 bench/spawn.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-8}
+METHODS=${METHODS:-"fork fresh"}
+REQUESTS=${REQUESTS:-1000}
+PORT=${PORT:-3960}
+VALVED=${VALVED:-build/valved}
+API=${API:-bench/model_api.R}
+root_flags=()
+[ "$(id -u)" -eq 0 ] && root_flags=(--allow-root)
+work=$(mktemp -d)
+pid=
+trap 'stop_valved; rm -rf "$work"' EXIT
+
+start_valved() {
+  log="$work/valved.$1.log"
+  setsid "$VALVED" -f "$API" -n "$N" --n-min "$N" -w 1 -p "$PORT" --runtime-dir "$work" \
+    --spawn-method "$1" --max-age 1h "${root_flags[@]}" >"$log" 2>&1 &
+  pid=$!
+}
+
+stop_valved() {
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=
+}
+
+wait_ready() {
+  for _ in $(seq 1 1800); do
+    [ "$(grep -c 'Spawning -> Ready' "$log" || true)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "valved did not get $1 children ready; log:" >&2; cat "$log" >&2; return 1
+}
+
+# "pid socket" of each ready child, from the log and the runtime directory.
+children() {
+  sed -n 's/.*child#\([0-9]*\) pid=\([0-9]*\): Spawning -> Ready.*/\1 \2/p' "$log" |
+    while read -r id cpid; do echo "$cpid $(ls "$work"/valved.*/child-"$id".sock)"; done
+}
+
+cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+get() { curl -s -m 30 --unix-socket "$1" -o /dev/null "http://x/predict?x=$2"; }
+# R CPU (ms) of one request to child $1 on socket $2.
+request_cpu() {
+  local before after
+  before=$(cpu_ns "$1"); get "$2" 3; after=$(cpu_ns "$1")
+  echo "scale=2; ($after - $before) / 1000000" | bc
+}
+kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup"; }
+uss() { echo $(( $(kb "$1" Private_Clean) + $(kb "$1" Private_Dirty) )); }
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+memory_row() {  # $1 label; children on stdin
+  local pss=0 rss=0 uss_sum=0 first_pss= line
+  while read -r cpid _; do
+    p=$(kb "$cpid" Pss); r=$(kb "$cpid" Rss); u=$(uss "$cpid")
+    [ -z "$first_pss" ] && first_pss=$p
+    pss=$((pss + p)); rss=$((rss + r)); uss_sum=$((uss_sum + u))
+  done
+  tpid=$(grep -o 'template#[0-9]* pid=[0-9]*: Starting -> Ready' "$log" | tail -1 | sed 's/.*pid=\([0-9]*\).*/\1/')
+  tpss=0; [ -n "$tpid" ] && [ -e "/proc/$tpid" ] && tpss=$(kb "$tpid" Pss)
+  printf '| %s | %s | %d | %d | %d | %d |\n' "$method" "$1" $((pss / N / 1024)) $((uss_sum / N / 1024)) \
+    $(((pss + tpss) / 1024)) $((rss / 1024))
+}
+
+mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PSS of the pool + template (MiB) | sum of RSS (MiB) |\n|---|---|---|---|---|---|\n'
+printf '| method | children | spawn-to-ready median (s) | min | max | 1st request CPU (ms, median) | 2nd | 100th |\n|---|---|---|---|---|---|---|---|\n'
+for method in $METHODS; do
+  start_valved "$method"
+  wait_ready "$N"
+  readies=$(grep -o 'ready in [0-9.]*s' "$log" | tr -dc '0-9.\n' | sort -n)
+  children >"$work/children"
+  mem_table+=$(memory_row "at start" <"$work/children")$'\n'
+  first=(); second=(); hundredth=()
+  while read -r cpid sock; do
+    first+=("$(request_cpu "$cpid" "$sock")")
+    second+=("$(request_cpu "$cpid" "$sock")")
+    for i in $(seq 3 99); do get "$sock" "$i"; done
+    hundredth+=("$(request_cpu "$cpid" "$sock")")
+  done <"$work/children"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$method" "$N" \
+    "$(echo "$readies" | median)" "$(echo "$readies" | head -1)" "$(echo "$readies" | tail -1)" \
+    "$(printf '%s\n' "${first[@]}" | median)" "$(printf '%s\n' "${second[@]}" | median)" \
+    "$(printf '%s\n' "${hundredth[@]}" | median)"
+  mem_table+=$(memory_row "after 100 requests each" <"$work/children")$'\n'
+  while read -r cpid sock; do
+    for i in $(seq 101 "$REQUESTS"); do get "$sock" "$i"; done
+  done <"$work/children"
+  mem_table+=$(memory_row "after $REQUESTS requests each" <"$work/children")$'\n'
+  stop_valved
+done
+printf '\n%s' "$mem_table"
