@@ -6,6 +6,7 @@
 #
 #   bench/demo.sh                 # N=10, S=2, max_spawning 1 2 3 4 10
 #   N=10 S=2 SPAWNS="2 4" PORT=3950 bench/demo.sh
+#   SPAWN_METHOD=fresh bench/demo.sh   # children started fresh instead of forked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10}
@@ -17,6 +18,7 @@ VALVED=${VALVED:-build/valved}
 root_flags=()
 [ "$(id -u)" -eq 0 ] && root_flags=(--allow-root)
 API=${API:-examples/plumber.R}
+SPAWN_METHOD=${SPAWN_METHOD:-fork}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -25,7 +27,7 @@ now() { date +%s.%N; }
 # Starts valved in its own process group; sets $pid and $log.
 start_valved() {
   log="$work/valved.$RANDOM.log"
-  setsid "$VALVED" -f "$API" -n "$N" -w 2 -p "$PORT" --runtime-dir "$work" "${root_flags[@]}" "$@" >"$log" 2>&1 &
+  setsid "$VALVED" -f "$API" -n "$N" -w 2 -p "$PORT" --runtime-dir "$work" --spawn-method "$SPAWN_METHOD" "${root_flags[@]}" "$@" >"$log" 2>&1 &
   pid=$!
 }
 
