@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what valved needs to build, test and run, from Debian 12's archive.
 # Safe to run again: it installs only what is missing.
+#   scripts/install-deps.sh          # build, test and run
+#   scripts/install-deps.sh bench    # also the peers bench/compare.sh measures against
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,9 @@ packages=(
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
   mandoc  # man-page lint, in scripts/test.sh
 )
+if [ "${1:-}" = bench ]; then
+  packages+=(haproxy nginx-light wrk)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

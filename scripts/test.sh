@@ -3,7 +3,8 @@
 # suite: unit tests, and integration tests that start the real valved with
 # real R plumber children on loopback; then the R package rpkg/valve
 # (scripts/check-rpkg.sh); then the Debian package end to end
-# (scripts/test-package.sh, as root; VALVED_TEST_PACKAGE=0 skips it); then the
+# (scripts/test-package.sh, as root; VALVED_TEST_PACKAGE=0 skips it); then a
+# 20 s smoke of bench/compare.sh (VALVED_TEST_BENCH=0 skips it); then the
 # HTTP parser fuzz targets, for VALVED_FUZZ_SECONDS each (scripts/fuzz.sh,
 # default 60; VALVED_TEST_FUZZ=0 skips them).
 set -euo pipefail
@@ -17,6 +18,11 @@ mandoc -Tlint man/valved.8 man/valve.yaml.5
 ./scripts/check-rpkg.sh
 if [ "${VALVED_TEST_PACKAGE:-1}" = 1 ]; then
   if [ "$(id -u)" -eq 0 ]; then ./scripts/test-package.sh; else sudo ./scripts/test-package.sh; fi
+fi
+# A 20 s smoke of the side-by-side benchmark, so that it keeps working.
+if [ "${VALVED_TEST_BENCH:-1}" = 1 ]; then
+  SMOKE=1 OUT="${VALVED_BUILD_DIR:-build}/bench-smoke" VALVED="${VALVED_BUILD_DIR:-build}/valved" \
+    bench/compare.sh >/dev/null
 fi
 if [ "${VALVED_TEST_FUZZ:-1}" = 1 ]; then
   ./scripts/fuzz.sh
