@@ -44,9 +44,10 @@ struct Config {
   Duration timeout = std::chrono::seconds(300);           ///< R response before 504 (0: none)
   Duration header_timeout = std::chrono::seconds(30);     ///< client request head before 408
   Duration keepalive_timeout = std::chrono::seconds(15);  ///< idle client connection
-  int64_t max_body_size = 0;                      ///< request body bytes (0: unlimited) -> 413
-  int limit_request_line = 8190;                  ///< request line bytes -> 414
-  int limit_request_fields = 100;                 ///< header fields -> 431
+  bool child_keepalive = true;     ///< reuse a worker's connection to a child for its next request
+  int64_t max_body_size = 0;       ///< request body bytes (0: unlimited) -> 413
+  int limit_request_line = 8190;   ///< request line bytes -> 414
+  int limit_request_fields = 100;  ///< header fields -> 431
   int limit_request_headers_size = 32768;         ///< header section bytes -> 431
   std::string forwarded_allow_ips = "127.0.0.1";  ///< peers whose X-Forwarded-* are believed
 

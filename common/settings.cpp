@@ -244,6 +244,14 @@ const Entry kEntries[] = {
      .field = &Config::keepalive_timeout,
      .min = 1,
      .max = kMaxDurationMs},
+    {.info = {"child_keepalive", T::kBool, "", "BOOL", kRequests, "reuse connections to R children",
+              "A worker keeps its connection to a child's Unix socket open after a clean exchange "
+              "and sends that child's next request over it, instead of connecting again for every "
+              "request; this saves R about a third of its work per small request. Only connections "
+              "httpuv can carry on are kept: never after HEAD, a response cut short or with an "
+              "interim response, and nothing is ever pipelined. false sends every request with "
+              "Connection: close on a connection of its own."},
+     .field = &Config::child_keepalive},
     {.info = {"max_body_size", T::kSize, "", "SIZE", kRequests,
               "largest request body; 0 = unlimited",
               "The largest request body accepted; a larger one gets 413 Content Too Large. "

@@ -195,15 +195,19 @@ void ClientConnection::OnLeaseAnswer(const MasterLink::LeaseAnswer& answer) {
 void ClientConnection::StartProxying(const ipc::Grant& grant) {
   child_id_ = grant.child_id;
   const RequestHead& head = parser_.head();
-  upstream_ = std::make_unique<Upstream>(
-      host_.base(), host_.master(), Upstream::Lease{req_, grant.child_id, grant.socket_path},
-      host_.config().timeout, head.is_head(), static_cast<Upstream::Sink*>(this), LogPrefix());
+  bool keep_alive = host_.config().child_keepalive && !head.is_head();
+  upstream_ = std::make_unique<Upstream>(host_.base(), host_.master(), host_.child_connections(),
+                                         Upstream::Lease{req_, grant.child_id, grant.socket_path},
+                                         host_.config().timeout, head.is_head(), keep_alive,
+                                         static_cast<Upstream::Sink*>(this), LogPrefix());
   std::string error;
-  if (!upstream_->Start(ChildRequestHead(head, peer_), head.chunked, &error)) {
+  if (!upstream_->Start(ChildRequestHead(head, peer_, keep_alive), head.chunked, &error)) {
     host_.graveyard().Bury(std::move(upstream_));
     return OnConnectFailed();
   }
   phase_ = Phase::kProxying;
+  // A second try of a bodyless request (OnUpstreamFailed): it was read whole.
+  if (request_complete_) return upstream_->EndBody();
   parser_.Resume();
   ParseInput();  // the body, or the end of a bodyless request
 }
@@ -292,6 +296,7 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
     LogAccess(status_);
     return CloseNow();  // waiting for it to read the rest would hold the connection for ever
   }
+  if (failure == Upstream::Failure::kIdleConnectionLost && CanRetry()) return OnConnectFailed();
   if (head_sent_) {
     LogAccess(status_);
     // Mid-response: the close, short of the announced length or the last
@@ -302,6 +307,7 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
     case Upstream::Failure::kConnectFailed:
       return RespondError(502, "could not connect to the R process");
     case Upstream::Failure::kBroken:
+    case Upstream::Failure::kIdleConnectionLost:
       return RespondError(502, "the R process failed before completing its response");
     case Upstream::Failure::kTimedOut:
       return RespondError(
@@ -311,6 +317,17 @@ void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::st
     case Upstream::Failure::kClientNotReading:
       return;  // handled above
   }
+}
+
+// A request whose kept connection closed before any answer may go to another
+// child when resending it loses nothing and repeats nothing harmful: it was
+// read whole, has no body, and its method is safe (RFC 9110 §9.2.1). The child
+// has died (or closed the connection) before answering; no byte reached the
+// client.
+bool ClientConnection::CanRetry() const {
+  const RequestHead& head = parser_.head();
+  return request_complete_ && !head_sent_ && !head.has_body() &&
+         (head.method == "GET" || head.method == "OPTIONS");
 }
 
 bool ClientConnection::IsSinkFull() const {

@@ -23,6 +23,7 @@
 #include "common/event_ptr.h"
 #include "common/graveyard.h"
 #include "common/unique_fd.h"
+#include "worker/child_connections.h"
 #include "worker/http_util.h"
 #include "worker/master_link.h"
 #include "worker/request_parser.h"
@@ -39,6 +40,7 @@ class ConnectionHost {
   virtual event_base* base() = 0;
   virtual const Config& config() const = 0;
   virtual MasterLink& master() = 0;
+  virtual ChildConnections& child_connections() = 0;
   virtual Graveyard& graveyard() = 0;
   virtual uint64_t NextRequestId() = 0;
   /// QUIT arrived: answer in-flight requests with Connection: close.
@@ -91,6 +93,7 @@ class ClientConnection final : private Upstream::Sink {
   void OnLeaseAnswer(const MasterLink::LeaseAnswer& answer);
   void StartProxying(const ipc::Grant& grant);
   void OnConnectFailed();
+  bool CanRetry() const;
   void OnRequestBody(std::string_view data);
   void OnRequestComplete();
   void ForgetExchange();

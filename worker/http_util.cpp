@@ -182,7 +182,7 @@ std::string ChildHost(const RequestHead& request) {
   return host ? host->value : std::string();
 }
 
-std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer) {
+std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer, bool keep_alive) {
   std::string out = request.method + " " + OriginForm(request.target) + " HTTP/1.1\r\n";
   // HTTP/1.1 requires a Host field, empty when the host is unknown (RFC 9112 §3.2).
   std::string host = ChildHost(request);
@@ -201,7 +201,7 @@ std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer)
   AppendField(out, "X-Forwarded-Proto", proto);
   if (!forwarded_host.empty()) AppendField(out, "X-Forwarded-Host", forwarded_host);
   AppendField(out, kPeerField, PeerFieldValue(request, peer, proto));
-  AppendField(out, "Connection", "close");
+  if (!keep_alive) AppendField(out, "Connection", "close");
   return out + "\r\n";
 }
 

@@ -68,9 +68,11 @@ inline constexpr std::string_view kPeerField = "X-Valved-Peer";
 /// X-Forwarded-Host as a trusted peer sent them, else "http" and ChildHost()
 /// (when known); X-Valved-Peer (kPeerField): "remote_addr=A; remote_port=P;
 /// server_name=N; server_port=S; scheme=http|https", where a trusted peer's
-/// last X-Forwarded-For address is the client; and Connection: close (one
-/// request per child connection).
-std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer);
+/// last X-Forwarded-For address is the client; and Connection: close unless
+/// `keep_alive` (the connection is to carry the next request too: HTTP/1.1's
+/// default, no Connection field).
+std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer,
+                             bool keep_alive = false);
 
 /// How a response body is delimited towards the client.
 enum class BodyFraming {

@@ -119,7 +119,10 @@ int ResponseParser::OnBody(http_parser* p, const char* at, size_t len) {
 }
 
 int ResponseParser::OnMessageComplete(http_parser* p) {
-  return PauseAt(p, &Self(p)->paused_at_, Result::kMessageComplete);
+  ResponseParser* self = Self(p);
+  self->keeps_connection_ = http_should_keep_alive(p) != 0;
+  if (self->head_.is_interim()) self->saw_interim_ = true;
+  return PauseAt(p, &self->paused_at_, Result::kMessageComplete);
 }
 
 const http_parser_settings& ResponseParser::Settings() {

@@ -42,6 +42,10 @@ class ResponseParser {
   void Resume();
 
   bool started() const { return started_; }
+  /// After kMessageComplete: the child lets the connection carry another
+  /// request (HTTP/1.1 without Connection: close, a body not ended by the
+  /// close) and sent no interim response before this one.
+  bool keeps_connection() const { return keeps_connection_ && !saw_interim_; }
   const ResponseHead& head() const { return head_; }
   const std::string& error() const { return error_; }
 
@@ -65,6 +69,8 @@ class ResponseParser {
   ResponseHead head_;
   std::string error_;
   bool started_ = false;  // some byte of a response was parsed
+  bool keeps_connection_ = false;
+  bool saw_interim_ = false;  // a 1xx came before the final response
   bool value_last_ = false;
   Result paused_at_ = Result::kNeedMore;
 };

@@ -28,6 +28,8 @@ ipc::Outcome OutcomeValue(Upstream::Failure failure) {
   switch (failure) {
     case Upstream::Failure::kTimedOut:
       return ipc::Outcome::kTimedOut;
+    case Upstream::Failure::kIdleConnectionLost:
+      return ipc::Outcome::kBroken;
     case Upstream::Failure::kClientStalled:
     case Upstream::Failure::kClientNotReading:
       return ipc::Outcome::kOk;
@@ -38,15 +40,18 @@ ipc::Outcome OutcomeValue(Upstream::Failure failure) {
 
 }  // namespace
 
-Upstream::Upstream(event_base* base, MasterLink& master, Lease lease, Duration timeout,
-                   bool head_request, Sink* sink, std::string log_prefix)
+Upstream::Upstream(event_base* base, MasterLink& master, ChildConnections& connections, Lease lease,
+                   Duration timeout, bool head_request, bool keep_alive, Sink* sink,
+                   std::string log_prefix)
     : base_(base),
       master_(master),
+      connections_(connections),
       lease_(std::move(lease)),
       timeout_(timeout),
       sink_(sink),
       log_prefix_(std::move(log_prefix)),
       parser_(head_request),
+      keep_alive_(keep_alive && !head_request),
       timer_(evtimer_new(base, OnTimeout, this)) {
   parser_.SetBodyHandler([this](std::string_view data) {
     if (sink_) sink_->OnResponseBody(data);
@@ -57,15 +62,19 @@ Upstream::~Upstream() = default;
 
 bool Upstream::Start(const std::string& request_head, bool chunked_body, std::string* error) {
   chunked_body_ = chunked_body;
-  UniqueFd fd = ConnectChild(lease_.socket_path, &connecting_, error);
-  if (!fd) {
-    Log(LogLevel::kWarn) << log_prefix_ << ": child#" << lease_.child_id << ": " << *error
-                         << "; lease released broken";
-    Finish(ipc::Outcome::kBroken);
-    return false;
+  bev_ = connections_.Take(lease_.child_id);
+  reused_ = bev_ != nullptr;
+  if (!reused_) {
+    UniqueFd fd = ConnectChild(lease_.socket_path, &connecting_, error);
+    if (!fd) {
+      Log(LogLevel::kWarn) << log_prefix_ << ": child#" << lease_.child_id << ": " << *error
+                           << "; lease released broken";
+      Finish(ipc::Outcome::kBroken);
+      return false;
+    }
+    bev_.reset(bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE));
+    if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
   }
-  bev_.reset(bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE));
-  if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   bufferevent_write(bev_.get(), request_head.data(), request_head.size());
@@ -209,13 +218,16 @@ void Upstream::HandleEvent(short what) {
     evbuffer_drain(out, evbuffer_get_length(out));
     return;
   }
-  Fail(connecting_ ? Failure::kConnectFailed : Failure::kBroken,
-       std::string(connecting_ ? "connect failed" : "connection error") + " (" + ErrnoString(err) +
-           ")");
+  std::string detail = std::string(connecting_ ? "connect failed" : "connection error") + " (" +
+                       ErrnoString(err) + ")";
+  if (connecting_) return Fail(Failure::kConnectFailed, detail);
+  Fail(reused_ && !parser_.started() ? Failure::kIdleConnectionLost : Failure::kBroken, detail);
 }
 
 void Upstream::HandleChildClosed() {
   if (parser_.FeedEof() == ResponseParser::Result::kMessageComplete) return Complete();
+  if (reused_ && !parser_.started())
+    return Fail(Failure::kIdleConnectionLost, "the kept connection closed before any answer");
   Fail(Failure::kBroken, parser_.error());
 }
 
@@ -240,6 +252,7 @@ void Upstream::PauseReading() {
 }
 
 void Upstream::Complete() {
+  clean_end_ = true;
   Finish(ipc::Outcome::kOk);
   if (sink_) return sink_->OnResponseEnd();
   if (on_done_) on_done_(*this);
@@ -254,11 +267,26 @@ void Upstream::Fail(Failure failure, const std::string& detail) {
   if (on_done_) on_done_(*this);
 }
 
+// The connection goes back to connections_ before the RELEASE leaves, so it
+// is there when this worker gets the child's next lease.
 void Upstream::Finish(ipc::Outcome outcome) {
+  bool reusable = Reusable();
   finished_ = true;
   evtimer_del(timer_.get());
-  bev_.reset();  // closes the child's connection; safe inside its own callback
+  if (reusable) {
+    connections_.Put(lease_.child_id, std::move(bev_));
+  } else {
+    bev_.reset();  // closes the child's connection; safe inside its own callback
+  }
   master_.Release(lease_.req, lease_.child_id, outcome);
+}
+
+// httpuv's rules for a second request on a connection: see upstream.h.
+bool Upstream::Reusable() const {
+  if (!keep_alive_ || !clean_end_ || !bev_ || !request_sent_ || write_broken_) return false;
+  if (!parser_.keeps_connection() || parser_.head().status == 101) return false;
+  return evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0 &&
+         evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
 }
 
 // Restarts the `timeout` clock: bytes moved in one direction or the other.

@@ -18,6 +18,16 @@
 // only ever delivered to the client that sent the request; once that client
 // is gone the rest is read and discarded, and the lease ends when the child
 // has finished writing it.
+//
+// Keep-alive: when the request head let the child keep the connection
+// (`keep_alive`), a connection that carried one clean exchange goes back to
+// the worker's ChildConnections for the next lease of the same child. Clean
+// means httpuv's rules hold: the whole request was taken, exactly one final
+// response came back, complete by its own framing, with no interim response
+// before it, no Connection: close and no byte after it. Anything else (HEAD,
+// whose late body httpuv may still send; a cut or odd response; a timeout)
+// closes it. Nothing is ever pipelined: a connection carries one request at a
+// time.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +38,7 @@
 #include "common/clock.h"
 #include "common/event_ptr.h"
 #include "common/ipc_protocol.h"
+#include "worker/child_connections.h"
 #include "worker/master_link.h"
 #include "worker/response_parser.h"
 
@@ -39,12 +50,15 @@ inline constexpr size_t kMaxBuffered = 256 * 1024;
 class Upstream {
  public:
   enum class Failure {
-    kConnectFailed,     ///< a connect still in progress failed: 502, released broken (one
-                        ///< that fails at once is no Failure: see Start())
-    kBroken,            ///< the child closed, reset or sent garbage mid-response: 502, broken
-    kTimedOut,          ///< the child made no progress for `timeout`: 504, timed_out
-    kClientStalled,     ///< the client's request body stopped arriving: 408, released ok
-    kClientNotReading,  ///< the client took no response bytes for `timeout`: released ok
+    kConnectFailed,       ///< a connect still in progress failed: 502, released broken (one
+                          ///< that fails at once is no Failure: see Start())
+    kBroken,              ///< the child closed, reset or sent garbage mid-response: 502, broken
+    kTimedOut,            ///< the child made no progress for `timeout`: 504, timed_out
+    kClientStalled,       ///< the client's request body stopped arriving: 408, released ok
+    kClientNotReading,    ///< the client took no response bytes for `timeout`: released ok
+    kIdleConnectionLost,  ///< a kept connection closed before any response byte (the child
+                          ///< died in between): released broken; no response reached the
+                          ///< client, so a bodyless request may ask for another child
   };
 
   /// The client side: where the response goes and who is told about progress.
@@ -72,15 +86,19 @@ class Upstream {
   };
 
   /// `log_prefix` names the request in log lines ("req 7 GET /hello").
-  Upstream(event_base* base, MasterLink& master, Lease lease, Duration timeout, bool head_request,
-           Sink* sink, std::string log_prefix);
+  /// `keep_alive`: the request head lets the child keep the connection, which
+  /// then goes back to `connections` after a clean exchange.
+  Upstream(event_base* base, MasterLink& master, ChildConnections& connections, Lease lease,
+           Duration timeout, bool head_request, bool keep_alive, Sink* sink,
+           std::string log_prefix);
   /// Passive: an unfinished lease is not released here (only the worker's own
   /// teardown destroys one, and the master then revokes the worker's leases).
   ~Upstream();
   Upstream(const Upstream&) = delete;
   Upstream& operator=(const Upstream&) = delete;
 
-  /// Connects to the child and queues `request_head`. When the connect fails
+  /// Takes a kept connection to the child or connects, and queues
+  /// `request_head`. When the connect fails
   /// at once, the lease is released broken, *error says why and false is
   /// returned (the sink is not called): no request byte left, so the caller
   /// may lease another child. (A connect to a Unix socket never stays in
@@ -121,10 +139,12 @@ class Upstream {
   void Complete();
   void Fail(Failure failure, const std::string& detail);
   void Finish(ipc::Outcome outcome);
+  bool Reusable() const;
   void ArmTimer();
 
   event_base* base_;
   MasterLink& master_;
+  ChildConnections& connections_;
   Lease lease_;
   Duration timeout_;
   Sink* sink_;  // nullptr once detached or abandoned
@@ -132,6 +152,9 @@ class Upstream {
   std::string log_prefix_;
   ResponseParser parser_;
   bool chunked_body_ = false;
+  bool keep_alive_ = false;
+  bool reused_ = false;     // the connection came from connections_
+  bool clean_end_ = false;  // the response completed by its own framing
   bool connecting_ = false;
   bool request_sent_ = false;  // EndBody() was called
   bool write_broken_ = false;  // the child stopped reading the request

@@ -40,6 +40,7 @@ class Worker final : private ConnectionHost {
   event_base* base() override { return base_; }
   const Config& config() const override { return config_; }
   MasterLink& master() override { return master_; }
+  ChildConnections& child_connections() override { return child_connections_; }
   Graveyard& graveyard() override { return graveyard_; }
   uint64_t NextRequestId() override { return next_request_id_++; }
   bool quitting() const override { return quitting_; }
@@ -60,6 +61,7 @@ class Worker final : private ConnectionHost {
   bool quitting_ = false;
   std::optional<int> exit_code_;
   MasterLink master_;
+  ChildConnections child_connections_;  // before graveyard_: upstreams there use it
   Graveyard graveyard_;
   // Keyed by address: a connection reports itself by reference.
   std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;

@@ -34,6 +34,38 @@ TEST_F(HttpProxyTest, KeepAliveServesManyRequestsOnOneConnection) {
   }
 }
 
+// Seen from the R side: the child's end of the worker's connection stays the
+// same socket across requests from different clients, and a HEAD gets a
+// connection of its own that is closed after it (httpuv may still send a body).
+TEST_F(HttpProxyTest, ConnectionToTheChildIsReusedButNeverAfterHead) {
+  Valved* valved = StartHttp();
+  ASSERT_NE(valved, nullptr);
+  HttpRequest ping;
+  ping.target = "/ping";
+  auto get_ping = [&] {
+    HttpConnection client(valved->port(), 30s);  // a new client each time
+    HttpResponse response = client.Send(ping);
+    EXPECT_EQ(response.body, "pong") << response.Describe();
+  };
+  get_ping();
+  std::set<std::string> first = ChildConnectionInodes(dir());
+  ASSERT_EQ(first.size(), 1u) << "one kept connection to the child";
+  for (int i = 0; i < 3; ++i) get_ping();
+  EXPECT_EQ(ChildConnectionInodes(dir()), first) << "the same connection carried every request";
+
+  HttpRequest head = ping;
+  head.method = "HEAD";
+  HttpConnection client(valved->port(), 30s);
+  EXPECT_EQ(client.Send(head).status, 200);
+  ASSERT_TRUE(Eventually(
+      10s, [&] { return ChildConnectionInodes(dir()).empty(); },
+      "no connection to the child left after HEAD"));
+  get_ping();
+  std::set<std::string> after = ChildConnectionInodes(dir());
+  EXPECT_EQ(after.size(), 1u);
+  EXPECT_NE(after, first);
+}
+
 TEST_F(HttpProxyTest, PipelinedRequestsAreAnsweredInOrder) {
   Valved* valved = StartHttp(2);
   ASSERT_NE(valved, nullptr);

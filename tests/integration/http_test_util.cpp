@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 namespace valved::itest {
 namespace {
@@ -159,6 +160,20 @@ std::string HeaderOf(std::string_view response, std::string_view name) {
     pos = end;
   }
   return "";
+}
+
+std::set<std::string> ChildConnectionInodes(const std::filesystem::path& dir) {
+  std::set<std::string> inodes;
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the column names
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, inode, path;
+    fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path;
+    if (state == "03" && path.rfind(dir.string() + "/", 0) == 0) inodes.insert(inode);
+  }
+  return inodes;
 }
 
 std::vector<std::string> Seen(int port) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +72,10 @@ std::string HeaderOf(std::string_view response, std::string_view name);
 std::vector<std::string> Seen(int port);
 /// A string field of a plumber JSON object: `"name":["value"]` -> value.
 std::string JsonString(const std::string& body, const std::string& name);
+
+/// The inodes of the connected sockets bound to a path under `dir`, from
+/// /proc/net/unix: the R children's ends of valved's connections to them.
+std::set<std::string> ChildConnectionInodes(const std::filesystem::path& dir);
 
 /// The peak resident set size (VmHWM) of `pid` in KiB, or -1.
 int64_t PeakRssKib(pid_t pid);

@@ -36,7 +36,8 @@ constexpr uint64_t kChildId = 7;
 
 class FakeChild {
  public:
-  /// Answers a complete request; nullopt holds the connection unanswered.
+  /// Answers a complete request; nullopt holds the connection unanswered, ""
+  /// closes it unanswered.
   using Responder = std::function<std::optional<std::string>(const std::string& request)>;
 
   FakeChild(event_base* base, std::string path) : path_(std::move(path)) {
@@ -57,6 +58,10 @@ class FakeChild {
   std::vector<std::string> requests;  // complete requests, in arrival order
   size_t connections = 0;
   bool extra_bytes = false;  // a second request arrived on one connection
+  /// Keep a connection open after a response to a request without
+  /// Connection: close (as httpuv does); otherwise close it, as with plumber's
+  /// Connection: close.
+  bool keep_alive = false;
 
   /// Answers every held connection with `bytes`, then closes it.
   void RespondToHeld(const std::string& bytes) {
@@ -97,7 +102,14 @@ class FakeChild {
   }
 
   static void OnWritten(bufferevent*, void* arg) {
-    static_cast<Conn*>(arg)->bev.reset();  // the response is out: close, as plumber does
+    auto* conn = static_cast<Conn*>(arg);
+    if (conn->child->keep_alive &&
+        conn->data.find("\r\nConnection: close\r\n") == std::string::npos) {
+      conn->data.clear();  // ready for the next request
+      conn->answered = false;
+      return;
+    }
+    conn->bev.reset();  // the response is out: close, as plumber does
   }
 
   static bool IsComplete(const std::string& data) {
@@ -124,6 +136,7 @@ class FakeChild {
   void Reply(Conn& conn, const std::string& bytes) {
     conn.answered = true;
     if (!conn.bev) return;
+    if (bytes.empty()) return conn.bev.reset();
     bufferevent_setcb(conn.bev.get(), OnRead, OnWritten, nullptr, &conn);
     bufferevent_write(conn.bev.get(), bytes.data(), bytes.size());
   }
@@ -431,7 +444,104 @@ TEST_F(WorkerProxyTest, RelaysA200WithBodyAndReleasesOk) {
   EXPECT_NE(sent.find("\r\nX-Forwarded-For: 127.0.0.1\r\n"), std::string::npos) << sent;
   EXPECT_NE(sent.find("\r\nX-Forwarded-Host: example.com\r\n"), std::string::npos);
   EXPECT_NE(sent.find("\r\nX-Forwarded-Proto: http\r\n"), std::string::npos);
-  EXPECT_NE(sent.find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_EQ(sent.find("\r\nConnection:"), std::string::npos);  // kept alive (HTTP/1.1)
+}
+
+TEST_F(WorkerProxyTest, KeptConnectionCarriesTheChildsNextRequest) {
+  child_->keep_alive = true;
+  StartWorker();
+  TestClient& first = Connect();
+  first.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(first, 1));
+  TestClient& second = Connect();  // another client: the connection is the worker's
+  second.Send("GET /again HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_TRUE(RunUntilResponses(second, 1));
+  EXPECT_EQ(second.Responses()[0].body, "hello");
+  EXPECT_EQ(child_->requests.size(), 2u);
+  EXPECT_EQ(child_->connections, 1u);
+  EXPECT_FALSE(child_->extra_bytes);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 2; }));
+  EXPECT_EQ(Releases()[1].outcome, ipc::Outcome::kOk);
+}
+
+TEST_F(WorkerProxyTest, HeadGoesOnAConnectionOfItsOwnThatIsNotKept) {
+  child_->keep_alive = true;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("HEAD /hello HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  ASSERT_TRUE(RunUntilResponses(client, 1, true));
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return child_->requests.size() == 2; }));
+  EXPECT_NE(child_->requests[0].find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_EQ(child_->connections, 2u);
+}
+
+TEST_F(WorkerProxyTest, ResponseAfterAnInterimOneIsNotKept) {
+  child_->keep_alive = true;
+  child_->respond = [](const std::string&) -> std::optional<std::string> {
+    return std::string(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  };
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 2));  // the 100, then the 200
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 4));
+  EXPECT_EQ(child_->connections, 2u);
+}
+
+TEST_F(WorkerProxyTest, ChildKeepaliveOffSendsConnectionClose) {
+  config_.child_keepalive = false;
+  child_->keep_alive = true;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 2));
+  EXPECT_NE(child_->requests[0].find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_EQ(child_->connections, 2u);
+}
+
+// The child's end of a kept connection closes without an answer (as when the
+// child dies just as the request arrives): a bodyless GET asks for a child
+// again instead of failing.
+TEST_F(WorkerProxyTest, KeptConnectionLostBeforeAnAnswerRetriesAGet) {
+  child_->keep_alive = true;
+  int answered = 0;
+  child_->respond = [&answered](const std::string&) -> std::optional<std::string> {
+    if (++answered == 2) return std::string();  // close unanswered
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  };
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 2));
+  EXPECT_EQ(client.Responses()[1].head.status, 200);
+  EXPECT_EQ(child_->connections, 2u);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 3; }));
+  EXPECT_EQ(Releases()[1].outcome, ipc::Outcome::kBroken);
+  EXPECT_EQ(Releases()[2].outcome, ipc::Outcome::kOk);
+}
+
+TEST_F(WorkerProxyTest, KeptConnectionLostBeforeAnAnswerGives502ForAPost) {
+  child_->keep_alive = true;
+  int answered = 0;
+  child_->respond = [&answered](const std::string&) -> std::optional<std::string> {
+    if (++answered == 2) return std::string();
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  };
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  client.Send("POST /p HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\nhi");
+  ASSERT_TRUE(RunUntilResponses(client, 2));
+  EXPECT_EQ(client.Responses()[1].head.status, 502);
+  EXPECT_EQ(child_->requests.size(), 2u);
 }
 
 TEST_F(WorkerProxyTest, KeepAliveServesSeveralRequestsOnOneConnection) {

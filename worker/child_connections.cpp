@@ -1,0 +1,64 @@
+#include "worker/child_connections.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "common/log.h"
+
+namespace valved::worker {
+namespace {
+
+// True while the socket has neither data nor an EOF waiting: the child still
+// holds its end open and has said nothing out of turn.
+bool StillIdle(bufferevent* connection) {
+  if (evbuffer_get_length(bufferevent_get_input(connection)) > 0) return false;
+  char byte;
+  ssize_t n = ::recv(bufferevent_getfd(connection), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+BuffereventPtr ChildConnections::Take(uint64_t child_id) {
+  auto it = idle_.find(child_id);
+  if (it == idle_.end()) return nullptr;
+  BuffereventPtr connection = std::move(it->second->connection);
+  idle_.erase(it);
+  bufferevent_setcb(connection.get(), nullptr, nullptr, nullptr, nullptr);
+  if (!StillIdle(connection.get())) {
+    Log(LogLevel::kDebug) << "child#" << child_id << ": idle connection closed by the child";
+    return nullptr;
+  }
+  ++reused_;
+  return connection;
+}
+
+void ChildConnections::Put(uint64_t child_id, BuffereventPtr connection) {
+  auto idle = std::make_unique<Idle>(Idle{this, child_id, std::move(connection)});
+  bufferevent* bev = idle->connection.get();
+  bufferevent_setcb(bev, OnIdleRead, nullptr, OnIdleEvent, idle.get());
+  bufferevent_disable(bev, EV_WRITE);
+  bufferevent_enable(bev, EV_READ);
+  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  idle_[child_id] = std::move(idle);  // a connection kept before is closed
+}
+
+void ChildConnections::OnIdleRead(bufferevent*, void* arg) {
+  auto* idle = static_cast<Idle*>(arg);
+  idle->owner->Drop(idle->child_id);
+}
+
+void ChildConnections::OnIdleEvent(bufferevent*, short, void* arg) {
+  auto* idle = static_cast<Idle*>(arg);
+  idle->owner->Drop(idle->child_id);
+}
+
+// Freeing a bufferevent inside its own callback is safe: libevent defers the
+// release until the callback returns.
+void ChildConnections::Drop(uint64_t child_id) {
+  Log(LogLevel::kDebug) << "child#" << child_id << ": idle connection closed by the child";
+  idle_.erase(child_id);
+}
+
+}  // namespace valved::worker
