@@ -14,7 +14,7 @@ packages=(
   r-cran-processx r-cran-ps r-cran-testthat  # the R package rpkg/valve and its tests
   curl procps
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
-  mandoc  # man-page lint, in scripts/test.sh
+  mandoc  # man-page lint, a unit test (tests/CMakeLists.txt)
 )
 if [ "${1:-}" = bench ]; then
   packages+=(haproxy nginx-light wrk)
