@@ -247,7 +247,7 @@ const Entry kEntries[] = {
     {.info = {"child_keepalive", T::kBool, "", "BOOL", kRequests, "reuse connections to R children",
               "A worker keeps its connection to a child's Unix socket open after a clean exchange "
               "and sends that child's next request over it, instead of connecting again for every "
-              "request; this saves R about a third of its work per small request. Only connections "
+              "request, as HAProxy and nginx do. Only connections "
               "httpuv can carry on are kept: never after HEAD, a response cut short or with an "
               "interim response, and nothing is ever pipelined. false sends every request with "
               "Connection: close on a connection of its own."},
