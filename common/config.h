@@ -55,7 +55,11 @@ struct Config {
   std::string log_level = "notice";
   std::string log_file;  ///< "" = stderr
   std::string pid_file;
-  bool access_log = false;
+  std::string access_log = "off";  ///< off, stderr, or a file path (worker/access_log.h)
+  /// The status listener (master/status_server.h): "HOST:PORT", "unix:PATH", or "" (none).
+  std::string status_listen;
+  /// Client networks allowed on the status listener ("127.0.0.0/8, ::1"); "" = any.
+  std::string status_allow;
 
   // --- privileges (common/privileges.h): what workers and R children run as
   std::string user;         ///< "" = as the master; honoured when the master is root

@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/listener.h>
 
 #include <memory>
@@ -23,6 +24,7 @@ using EventPtr = std::unique_ptr<event, EventDeleter<event, event_free>>;
 using BuffereventPtr = std::unique_ptr<bufferevent, EventDeleter<bufferevent, bufferevent_free>>;
 using EvconnlistenerPtr =
     std::unique_ptr<evconnlistener, EventDeleter<evconnlistener, evconnlistener_free>>;
+using EvhttpPtr = std::unique_ptr<evhttp, EventDeleter<evhttp, evhttp_free>>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EventDeleter<evbuffer, evbuffer_free>>;
 
 }  // namespace valved

@@ -1,5 +1,6 @@
 #include "common/ipc_protocol.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -63,6 +64,11 @@ struct Formatter {
   std::string operator()(const Quit&) const { return "QUIT"; }
   std::string operator()(const Terminate&) const { return "TERMINATE"; }
   std::string operator()(const Reopen&) const { return "REOPEN"; }
+  std::string operator()(const Stats& m) const {
+    std::string line = "STATS " + m.family;
+    for (uint64_t v : m.values) line += " " + std::to_string(v);
+    return line;
+  }
 };
 
 std::optional<Message> Fail(std::string* error, std::string what) {
@@ -95,6 +101,26 @@ std::optional<Message> ParseTokens(const std::vector<std::string_view>& t, std::
   return Fail(error, "malformed message: " + std::string(verb));
 }
 
+bool IsWord(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// STATS has any number of tokens: the family, then numbers.
+std::optional<Message> ParseStats(std::string_view rest, std::string* error) {
+  auto tokens = Split(rest, kMaxLineLength);
+  Stats stats;
+  if (tokens.empty() || !IsWord(tokens[0])) return Fail(error, "malformed message: STATS");
+  stats.family = std::string(tokens[0]);
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    uint64_t value = 0;
+    if (!ParseId(tokens[i], &value)) return Fail(error, "malformed message: STATS");
+    stats.values.push_back(value);
+  }
+  return stats;
+}
+
 }  // namespace
 
 const char* ToString(DenyReason reason) { return kDenyReasons[static_cast<int>(reason)]; }
@@ -105,6 +131,7 @@ std::string FormatMessage(const Message& message) { return std::visit(Formatter{
 std::optional<Message> ParseMessage(std::string_view line, std::string* error) {
   if (line.size() > kMaxLineLength) return Fail(error, "line too long");
   if (line.empty()) return Fail(error, "empty line");
+  if (line.substr(0, 6) == "STATS ") return ParseStats(line.substr(6), error);
   // GRANT's last token is a path and may hold spaces; every other verb has
   // only space-free tokens, so splitting into at most 4 tokens is exact.
   auto tokens = Split(line, 4);

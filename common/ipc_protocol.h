@@ -13,6 +13,8 @@
 //   W->M  RELEASE <req> <child-id> <outcome>    ok|broken|timed_out
 //   W->M  CANCEL <req>                          client left before GRANT
 //   M->W  QUIT | TERMINATE | REOPEN             graceful stop | exit now | reopen logs
+//   W->M  STATS <family> <n>...                 the worker's counters of one family so far
+//                                               (common/request_stats.h); absolute, not deltas
 //
 // A request id is local to its worker; the master names a lease (worker, req).
 // Races are normal: a GRANT may cross a CANCEL; the worker then RELEASEs ok.
@@ -25,10 +27,11 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace valved::ipc {
 
-inline constexpr int kProtocolVersion = 1;
+inline constexpr int kProtocolVersion = 2;
 inline constexpr size_t kMaxLineLength = 512;
 
 enum class DenyReason {
@@ -72,12 +75,18 @@ struct Release {
 struct Cancel {
   uint64_t req = 0;
 };
+/// Cumulative counters of one family (a word); a later STATS of the same
+/// family replaces the earlier one, so a lost or repeated message costs nothing.
+struct Stats {
+  std::string family;
+  std::vector<uint64_t> values;
+};
 struct Quit {};
 struct Terminate {};
 struct Reopen {};
 
-using Message =
-    std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Quit, Terminate, Reopen>;
+using Message = std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Quit, Terminate,
+                             Reopen, Stats>;
 
 const char* ToString(DenyReason reason);
 const char* ToString(Outcome outcome);

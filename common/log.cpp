@@ -1,10 +1,13 @@
 #include "common/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -96,25 +99,64 @@ bool ReopenLog(std::string* error) {
 }
 
 void WriteLogLine(LogLevel level, std::string_view message) {
-  std::string line = Timestamp();
-  line += " [";
-  line += ToString(level);
-  line += "] ";
-  line += State().role;
-  line += "[" + std::to_string(getpid()) + "]: ";
-  line += message;
-  line += '\n';
-  // One write() per line, so lines from several processes sharing stderr
+  std::string prefix = Timestamp() + " [" + ToString(level) + "] " + State().role + "[" +
+                       std::to_string(getpid()) + "]: ";
+  if (!State().file.valid() && StderrIsJournal()) prefix = JournalPrefix(level) + prefix;
+  std::string text;
+  size_t start = 0;
+  while (true) {
+    size_t nl = message.find('\n', start);
+    text += prefix;
+    text += message.substr(start, nl == std::string_view::npos ? nl : nl - start);
+    text += '\n';
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  // One write() per message, so lines from several processes sharing stderr
   // (master, workers) do not interleave mid-line.
-  const char* p = line.data();
-  size_t left = line.size();
+  WriteWhole(OutputFd(), text);
+}
+
+void WriteWhole(int fd, std::string_view data) {
+  const char* p = data.data();
+  size_t left = data.size();
   while (left > 0) {
-    ssize_t n = ::write(OutputFd(), p, left);
+    ssize_t n = ::write(fd, p, left);
     if (n == -1 && errno == EINTR) continue;
     if (n <= 0) return;
     p += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+const char* JournalPrefix(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "<3>";
+    case LogLevel::kWarn:
+      return "<4>";
+    case LogLevel::kNotice:
+      return "<5>";
+    case LogLevel::kInfo:
+      return "<6>";
+    case LogLevel::kDebug:
+      return "<7>";
+  }
+  return "<6>";
+}
+
+bool StderrIsJournal() {
+  // Checked once per process: stderr does not change after start-up.
+  static const bool is_journal = [] {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    struct stat st {};
+    if (!stream || fstat(STDERR_FILENO, &st) == -1) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    return dev == static_cast<unsigned long long>(st.st_dev) &&
+           ino == static_cast<unsigned long long>(st.st_ino);
+  }();
+  return is_journal;
 }
 
 std::string ErrnoString(int err) { return std::to_string(err) + ": " + std::strerror(err); }

@@ -31,7 +31,19 @@ bool SetLogFile(const std::string& path, std::string* error);
 /// Reopens the log file (SIGUSR1, logrotate).
 bool ReopenLog(std::string* error);
 /// Writes one formatted line, unconditionally (the caller checked the level).
+/// Each line of a multi-line message gets the whole prefix, so that no line
+/// of the log is without its time, level and process. On stderr connected to
+/// journald (JOURNAL_STREAM names it), every line starts with its syslog
+/// priority ("<3>" error ... "<7>" debug) so journalctl -p can filter.
 void WriteLogLine(LogLevel level, std::string_view message);
+/// The syslog priority prefix of `level`: "<3>" for error ... "<7>" for debug.
+const char* JournalPrefix(LogLevel level);
+/// Whether stderr is the stream journald gave this service
+/// (JOURNAL_STREAM is "device:inode" of it), as sd_journal_stream_fd(3) says.
+bool StderrIsJournal();
+/// Writes all of `data` to `fd` (retrying short writes and EINTR); gives up
+/// silently on an error, as a log must not stop the process.
+void WriteWhole(int fd, std::string_view data);
 
 /// strerror(errno) with the number: "98: Address already in use".
 std::string ErrnoString(int err);

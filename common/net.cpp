@@ -55,6 +55,8 @@ UniqueFd Listen(const std::string& host, int port, bool reuse_port) {
 
 UniqueFd ListenReusePort(const std::string& host, int port) { return Listen(host, port, true); }
 
+UniqueFd ListenExclusive(const std::string& host, int port) { return Listen(host, port, false); }
+
 void CheckPortFree(const std::string& host, int port) {
   auto ai = Resolve(host, port);
   UniqueFd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));

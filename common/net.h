@@ -11,6 +11,9 @@ namespace valved {
 /// Binds and listens on host:port with SO_REUSEPORT (non-blocking, CLOEXEC).
 /// Throws std::runtime_error: "cannot listen on 0.0.0.0:80: bind() failed (13: ...)".
 UniqueFd ListenReusePort(const std::string& host, int port);
+/// The same without SO_REUSEPORT: for a socket that must be the only one on
+/// its address (the status listener).
+UniqueFd ListenExclusive(const std::string& host, int port);
 
 /// Fails (throws, as above) when another socket already listens on host:port,
 /// including another valved: SO_REUSEPORT would otherwise silently share the

@@ -11,6 +11,8 @@
 #include <limits>
 #include <variant>
 
+#include "common/address_filter.h"
+#include "common/listen_address.h"
 #include "common/log.h"
 #include "common/parse_text.h"
 #include "common/socket_paths.h"
@@ -55,6 +57,24 @@ std::string RuntimeDirCheck(std::string_view value) {
            std::to_string(kMaxSocketPathLength) + " bytes)";
   }
   return "";
+}
+
+std::string AccessLogCheck(std::string_view value) {
+  if (value == "off" || value == "stderr" || (!value.empty() && value.front() == '/')) return "";
+  if (value == "true" || value == "false")
+    return "is now off, stderr or a file path (true became stderr)";
+  return "must be off, stderr or an absolute file path";
+}
+
+std::string StatusListenCheck(std::string_view value) {
+  std::string error;
+  if (value.empty() || ParseListenAddress(value, &error)) return "";
+  return error;
+}
+
+std::string StatusAllowCheck(std::string_view value) {
+  std::string error;
+  return AddressFilter::Parse(value, &error) ? "" : error;
 }
 
 // Section headings, in order.
@@ -293,10 +313,11 @@ const Entry kEntries[] = {
     {.info = {"log_level", T::kLogLevel, "", "LEVEL", kOperation,
               "error, warn, notice, info or debug",
               "The least important messages that are logged: error; warn (failures that were "
-              "recovered from, such as a crashed child); notice (life-cycle events: start, a "
-              "child ready or exiting, reload); info (also R's output and, with access_log, "
-              "every request); or debug (every state change and every message between "
-              "processes)."},
+              "recovered from, such as a crashed child, and what R writes on its standard "
+              "error: warnings, messages and the errors behind 500 responses); notice "
+              "(life-cycle events: start, a child ready or exiting, reload); info (also what R "
+              "prints on its standard output); or debug (every state change and every message "
+              "between processes). The access log is a setting of its own (access_log)."},
      .field = &Config::log_level},
     {.info = {"log_file", T::kString, "", "FILE", kOperation, "log to FILE instead of stderr",
               "The file log lines are appended to; it is reopened on SIGUSR1, for logrotate. "
@@ -306,11 +327,35 @@ const Entry kEntries[] = {
               "A file to write the master's process id to at start, removed at a clean exit. "
               "Empty means none; systemd does not need one."},
      .field = &Config::pid_file},
-    {.info = {"access_log", T::kBool, "", "BOOL", kOperation, "log every request, at level info",
-              "Log one line per request (method, path, status, bytes, duration, child and time "
-              "spent waiting for it) at level info, so log_level must be info or debug for "
-              "these lines to appear."},
-     .field = &Config::access_log},
+    {.info = {"access_log", T::kString, "", "off|stderr|FILE", kOperation,
+              "one line per request: off, stderr or a file",
+              "Where the workers write one line per request, whatever log_level says: off (the "
+              "default), stderr (with the log, under systemd in the journal) or the absolute "
+              "path of a file, appended to and reopened on SIGUSR1. Each line has the client "
+              "address, the time, the request line, the status, the response body bytes, the "
+              "Referer and User-Agent, then the total time, the time waiting for an R child and "
+              "the time R took, in seconds, and the child and worker ids (see valved(8), ACCESS "
+              "LOG)."},
+     .field = &Config::access_log,
+     .check = AccessLogCheck},
+    {.info = {"status_listen", T::kString, "", "ADDRESS", kOperation,
+              "status listener: HOST:PORT or unix:PATH; empty = none",
+              "Where valved itself answers /livez, /readyz, /status, /metrics and a status page "
+              "at /, on a listener of its own, so that the API's URLs stay untouched and probes "
+              "never wait behind busy R children. HOST:PORT (such as 127.0.0.1:3001, [::1]:3001) "
+              "or unix:PATH (an absolute path). Empty, the default, opens no listener, so that "
+              "several valved instances on one machine never collide on a second port; "
+              "valved -s status needs it."},
+     .field = &Config::status_listen,
+     .check = StatusListenCheck},
+    {.info = {"status_allow", T::kString, "", "NETWORKS", kOperation,
+              "client networks allowed on the status listener; empty = any",
+              "The client addresses and networks allowed to use the status listener, separated "
+              "by commas or spaces, such as 127.0.0.0/8, ::1, 10.0.0.0/8. Others get 403 "
+              "Forbidden. Empty allows every client that can reach status_listen; clients of a "
+              "Unix socket are always allowed (the socket file's permissions decide)."},
+     .field = &Config::status_allow,
+     .check = StatusAllowCheck},
     {.info = {"user", T::kString, "", "USER", kPrivileges, "run workers and R children as USER",
               "The user (a name or a number) the workers and the R children run as, when valved "
               "is started as root. The master keeps root: it binds the port, creates the "

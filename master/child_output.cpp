@@ -64,7 +64,13 @@ void ChildOutput::HandleLine(Stream& stream, std::string line) {
     return;
   }
   if (line.empty()) return;  // R prints blank lines around interrupts and errors
-  Log(LogLevel::kInfo) << name_ << ": R: " << line;
+  // R writes warnings, messages and errors on stderr: those must show at the
+  // default level; stdout is the API's own chatter.
+  if (stream.is_stdout) {
+    Log(LogLevel::kInfo) << name_ << ": R: " << line;
+  } else {
+    Log(LogLevel::kWarn) << name_ << ": R stderr: " << line;
+  }
   tail_.push_back(std::move(line));
   if (tail_.size() > kTailLines) tail_.pop_front();
 }

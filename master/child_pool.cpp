@@ -72,6 +72,7 @@ void ChildPool::OnReady(uint64_t id) {
     reload_status_ = ReloadStatus::kVerified;
   boot_failures_ = 0;
   auto took = std::chrono::duration_cast<Duration>(clock_.Now() - child.spawned_at);
+  counters_.spawn_duration.Observe(took);
   Transition(child, ChildState::kReady,
              "ready in " + std::to_string(Seconds(took)).substr(0, 5) + "s");
   RetirePredecessorOf(child);
@@ -97,6 +98,7 @@ bool ChildPool::OnExit(pid_t pid, int wait_status) {
   if (was == ChildState::kSpawning) {
     HandleBootFailure(*child, wait_status);
   } else if (was != ChildState::kStopping && !retiring_) {
+    ++counters_.crashes;
     Log(LogLevel::kError) << Name(*child) << ": " << how << " while " << ToString(was)
                           << (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL
                                   ? "; killed by someone else, or out of memory?"
@@ -115,6 +117,7 @@ void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
     old->successor = 0;
   }
   if (retiring_) return;
+  ++counters_.boot_failures;
   std::string tail = launcher_.OutputTail(child.id);
   bool load_error = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kApiLoadFailedExitCode;
   // A load error before the API was ever proven (at start-up, or by a
@@ -161,6 +164,7 @@ RChild* ChildPool::PickIdle() {
 
 void ChildPool::Lease(RChild& child, LeaseRef lease) {
   child.lease = lease;
+  child.leased_at = clock_.Now();
   ++child.requests;
   Transition(child, ChildState::kBusy,
              "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req));
@@ -176,13 +180,15 @@ void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
   }
   RChild& child = *it->second;
   child.lease.reset();
+  child.busy_total += std::chrono::duration_cast<Duration>(clock_.Now() - child.leased_at);
   std::string reason = std::string("released ") + ipc::ToString(outcome);
   if (child.state == ChildState::kDraining) return Stop(child, SIGINT, reason);
   if (outcome == ipc::Outcome::kTimedOut) return Stop(child, SIGKILL, "no response in time");
   if (outcome == ipc::Outcome::kBroken && !still_accepts(child))
     return Stop(child, SIGKILL, "released broken and its socket no longer accepts");
   if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
-    ScheduleReplacement(child, "served max_requests (" + std::to_string(child.requests) + ")");
+    ScheduleReplacement(child, RecycleReason::kMaxRequests,
+                        "served max_requests (" + std::to_string(child.requests) + ")");
   Transition(child, ChildState::kReady, reason);
 }
 
@@ -229,8 +235,19 @@ void ChildPool::SpawnSuccessors() {
   }
 }
 
-void ChildPool::ScheduleReplacement(RChild& child, std::string reason) {
+void ChildPool::ScheduleReplacement(RChild& child, RecycleReason why, std::string reason) {
   if (child.replacement != Replacement::kNone) return;
+  switch (why) {
+    case RecycleReason::kMaxRequests:
+      ++counters_.recycled_max_requests;
+      break;
+    case RecycleReason::kMaxMemory:
+      ++counters_.recycled_max_memory;
+      break;
+    case RecycleReason::kReload:
+      ++counters_.recycled_reload;
+      break;
+  }
   Log(LogLevel::kInfo) << Name(child) << ": to be replaced: " << reason;
   child.replacement = Replacement::kDue;
   child.replacement_reason = std::move(reason);
@@ -241,7 +258,7 @@ void ChildPool::ReplaceAll(std::string_view reason) {
   reload_error_.clear();
   ++generation_;
   for (auto& [id, child] : children_) {
-    if (IsLive(child->state)) ScheduleReplacement(*child, std::string(reason));
+    if (IsLive(child->state)) ScheduleReplacement(*child, RecycleReason::kReload, std::string(reason));
   }
 }
 
@@ -278,6 +295,7 @@ RChild* ChildPool::Spawn(uint64_t predecessor) {
     BackOff();
     return nullptr;
   }
+  ++counters_.spawns;
   Log(LogLevel::kNotice) << Name(*child) << ": spawned"
                          << (predecessor ? " to replace child#" + std::to_string(predecessor) : "");
   RChild* raw = child.get();
@@ -296,6 +314,7 @@ void ChildPool::StopIdle() {
             [](RChild* a, RChild* b) { return a->state_since < b->state_since; });
   for (RChild* child : idle) {
     if (LiveCount() <= static_cast<size_t>(config_.n_min)) break;
+    ++counters_.stopped_idle;
     Stop(*child, SIGINT, "idle for max_age");
   }
 }
@@ -306,7 +325,8 @@ void ChildPool::ReplaceOversized(const std::function<int64_t(pid_t)>& resident_b
     if (!IsLive(child->state) || child->state == ChildState::kSpawning) continue;
     int64_t rss = resident_bytes(child->pid);
     if (rss > config_.max_memory)
-      ScheduleReplacement(*child, "RSS " + std::to_string(rss >> 20) + " MiB passed max_memory");
+      ScheduleReplacement(*child, RecycleReason::kMaxMemory,
+                          "RSS " + std::to_string(rss >> 20) + " MiB passed max_memory");
   }
 }
 

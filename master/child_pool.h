@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/histogram.h"
 #include "common/ipc_protocol.h"
 #include "master/launcher.h"
 #include "master/r_child.h"
@@ -28,6 +29,25 @@ enum class ReloadStatus {
   kProving,    ///< no child started since ReplaceAll() has loaded the API yet
   kVerified,   ///< one has: the new API works
   kAbandoned,  ///< the new API failed to load first; reload_error() says why
+};
+
+/// What the pool has done since the master started (for /metrics).
+struct PoolCounters {
+  uint64_t spawns = 0;         ///< children launched
+  uint64_t boot_failures = 0;  ///< children that exited before they were ready
+  uint64_t crashes = 0;        ///< children that exited unasked while Ready, Busy or Draining
+  uint64_t recycled_max_requests = 0;  ///< marked for replacement after max_requests
+  uint64_t recycled_max_memory = 0;    ///< ... after passing max_memory
+  uint64_t recycled_reload = 0;        ///< ... by a reload
+  uint64_t stopped_idle = 0;           ///< stopped after max_age idle
+  Histogram spawn_duration;            ///< launch -> ready
+};
+
+/// Why a child is replaced, for PoolCounters.
+enum class RecycleReason {
+  kMaxRequests,  ///< served max_requests (+ jitter)
+  kMaxMemory,    ///< its RSS passed max_memory
+  kReload,       ///< a reload asked for new code
 };
 
 class ChildPool {
@@ -93,6 +113,11 @@ class ChildPool {
   /// was ever ready): the master must exit with the message.
   const std::string& fatal_error() const { return fatal_error_; }
   const RChild* Find(uint64_t id) const;
+  /// Every child, by id.
+  const std::map<uint64_t, std::unique_ptr<RChild>>& children() const { return children_; }
+  const PoolCounters& counters() const { return counters_; }
+  /// ReplaceAll() calls so far: the generation new children belong to.
+  uint64_t generation() const { return generation_; }
   /// Checks the bookkeeping after every event; returns "" or what is wrong.
   std::string VerifyInvariants() const;
 
@@ -104,7 +129,7 @@ class ChildPool {
   void SpawnSuccessors();
   /// Marks the child due for replacement (Replacement::kDue); a later
   /// Reconcile() starts its successor.
-  void ScheduleReplacement(RChild& child, std::string reason);
+  void ScheduleReplacement(RChild& child, RecycleReason why, std::string reason);
   void RetirePredecessorOf(const RChild& child);
   void AbandonReplacement(const std::string& why, uint64_t failed_id);
   /// Counts towards n_min and n_max: not on its way out, and without a
@@ -136,6 +161,7 @@ class ChildPool {
   TimePoint next_spawn_at_{};  // backoff after boot failures
   std::string fatal_error_;
   std::string reload_error_;
+  PoolCounters counters_;
   std::mt19937 random_{std::random_device{}()};
 };
 

@@ -23,9 +23,9 @@ LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clo
     : config_(config), pool_(pool), clock_(clock), sink_(sink) {}
 
 void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
-  if (closed_) return sink_.SendDeny(worker_id, {req, *closed_});
+  if (closed_) return Deny(worker_id, req, *closed_);
   if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
-    return sink_.SendDeny(worker_id, {req, ipc::DenyReason::kQueueFull});
+    return Deny(worker_id, req, ipc::DenyReason::kQueueFull);
   waitlist_.push_back({worker_id, req, clock_.Now()});
 }
 
@@ -68,7 +68,7 @@ void LeaseBroker::ExpireWaiters() {
     waitlist_.pop_front();
     Log(LogLevel::kWarn) << "req w" << waiter.worker_id << "/" << waiter.req
                          << ": no child free within queue_timeout; 503";
-    sink_.SendDeny(waiter.worker_id, {waiter.req, ipc::DenyReason::kQueueTimeout});
+    Deny(waiter.worker_id, waiter.req, ipc::DenyReason::kQueueTimeout);
   }
 }
 
@@ -79,8 +79,18 @@ void LeaseBroker::DropWorker(uint64_t worker_id) {
 
 void LeaseBroker::Close(ipc::DenyReason reason) {
   closed_ = reason;
-  for (const Waiter& waiter : waitlist_) sink_.SendDeny(waiter.worker_id, {waiter.req, reason});
+  for (const Waiter& waiter : waitlist_) Deny(waiter.worker_id, waiter.req, reason);
   waitlist_.clear();
+}
+
+std::optional<TimePoint> LeaseBroker::oldest_since() const {
+  if (waitlist_.empty()) return std::nullopt;
+  return waitlist_.front().since;
+}
+
+void LeaseBroker::Deny(uint64_t worker_id, uint64_t req, ipc::DenyReason reason) {
+  ++denials_[static_cast<size_t>(reason)];
+  sink_.SendDeny(worker_id, {req, reason});
 }
 
 }  // namespace valved::master

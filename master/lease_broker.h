@@ -1,9 +1,11 @@
 // Where requests wait for a child: the FIFO waitlist shared by all workers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -45,6 +47,10 @@ class LeaseBroker {
   /// must never add to this). Not logged as a total; kept for tests and for
   /// the metrics to come.
   uint64_t waited() const { return waited_; }
+  /// When the oldest waiter arrived; nullopt when none waits.
+  std::optional<TimePoint> oldest_since() const;
+  /// DENYs sent so far, indexed by ipc::DenyReason.
+  const std::array<uint64_t, 4>& denials() const { return denials_; }
 
  private:
   struct Waiter {
@@ -54,6 +60,8 @@ class LeaseBroker {
     bool queued = false;  ///< no child was free when it arrived: it waits for one
   };
 
+  void Deny(uint64_t worker_id, uint64_t req, ipc::DenyReason reason);
+
   Config config_;
   ChildPool& pool_;
   const Clock& clock_;
@@ -61,6 +69,7 @@ class LeaseBroker {
   std::deque<Waiter> waitlist_;
   std::optional<ipc::DenyReason> closed_;
   uint64_t waited_ = 0;
+  std::array<uint64_t, 4> denials_{};
 };
 
 }  // namespace valved::master

@@ -75,7 +75,7 @@ int RunMaster(const valved::Config& config, const valved::master::CommandLine& c
   LogIdentity(config, identity);
   GiveLogFile(config, identity);
   valved::IgnoreSigpipe();
-  valved::master::Master master(config, [cl] { return ReloadConfig(cl); });
+  valved::master::Master master(config, cl.config_path, [cl] { return ReloadConfig(cl); });
   int code = 0;
   try {
     code = master.Run();

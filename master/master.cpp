@@ -7,7 +7,9 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "common/address_filter.h"
 #include "common/exit_status.h"
+#include "common/listen_address.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/privileges.h"
@@ -27,10 +29,18 @@ std::string Url(const Config& config, const std::string& path) {
   return "http://" + HostPort(config.host, config.port) + path;
 }
 
+uint64_t Sum(const std::array<uint64_t, 5>& counters) {
+  uint64_t n = 0;
+  for (uint64_t c : counters) n += c;
+  return n;
+}
+
 }  // namespace
 
-Master::Master(Config config, ConfigSource reload_source)
-    : config_(std::move(config)), reload_source_(std::move(reload_source)) {}
+Master::Master(Config config, std::string config_file, ConfigSource reload_source)
+    : config_(std::move(config)),
+      config_file_(std::move(config_file)),
+      reload_source_(std::move(reload_source)) {}
 
 Master::~Master() = default;
 
@@ -42,9 +52,7 @@ int Master::Run() {
     RemoveRuntimeDir(runtime_dir_);
     return e.exit_code();
   }
-  Log(LogLevel::kNotice) << "valved " << VALVED_VERSION << " starting: " << config_.workers
-                         << " workers, " << config_.n_min << ".." << config_.n_max
-                         << " R children, API " << api_.path;
+  LogStartup();
   pool_->Start();
   StartJanitor();
   try {
@@ -70,7 +78,19 @@ void Master::Setup() {
   } catch (const ConfigError& e) {
     throw StartupError(kExitConfig, e.what());
   }
+  started_at_ = clock_.Now();
+  started_at_unix_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<UniqueFd> listeners = OpenListeners();
+  UniqueFd status_listener;
+  if (!config_.status_listen.empty()) {
+    try {
+      std::string error;
+      status_listener = ListenOn(*ParseListenAddress(config_.status_listen, &error));
+    } catch (const std::exception& e) {
+      throw StartupError(kExitConfig, std::string(e.what()) + " (setting status_listen)");
+    }
+  }
   std::string exe = SelfExe();
   if (exe.empty())
     throw StartupError(kExitOsErr, "cannot find my own binary: readlink(/proc/self/exe) failed");
@@ -101,6 +121,116 @@ void Master::Setup() {
   supervisor_ = std::make_unique<WorkerSupervisor>(base_.get(), config_, clock_, exe,
                                                    std::move(listeners), std::move(hooks));
   InstallSignals();
+  if (status_listener) StartStatusServer(std::move(status_listener));
+}
+
+void Master::StartStatusServer(UniqueFd listener) {
+  std::string error;
+  std::optional<AddressFilter> allow = AddressFilter::Parse(config_.status_allow, &error);
+  if (!allow) throw StartupError(kExitConfig, "status_allow: " + error);
+  status_server_ = std::make_unique<StatusServer>(base_.get(), std::move(listener),
+                                                  std::move(*allow), [this] { return Snapshot(); });
+}
+
+// Names what an operator checks first: which file, which addresses.
+void Master::LogStartup() const {
+  Log(LogLevel::kNotice) << "valved " << VALVED_VERSION << " starting: config "
+                         << (config_file_.empty() ? "(none: defaults and flags)" : config_file_)
+                         << ", API " << api_.path << ", listening on " << Url(config_, "/")
+                         << ", status "
+                         << (config_.status_listen.empty() ? "off (status_listen)"
+                                                           : config_.status_listen)
+                         << ", " << config_.workers << " workers, " << config_.n_min << ".."
+                         << config_.n_max << " R children";
+}
+
+// READY=1 waits for n_min children (as /readyz does), but at most
+// spawn_timeout: past it, a server with some ready children is better
+// reported up than killed by systemd's TimeoutStartSec. With none ready it
+// stays "activating", and systemd's timeout decides.
+void Master::UpdateNotify() {
+  if (!notifier_.enabled() || stop_) return;
+  std::string why;
+  bool ready = IsReady(&why);
+  if (!ready_notified_) {
+    bool some_ready = pool_->Count(ChildState::kReady) + pool_->Count(ChildState::kBusy) > 0;
+    if (ready || (some_ready && clock_.Now() - started_at_ >= config_.spawn_timeout)) {
+      ready_notified_ = true;
+      notifier_.Ready(PoolSummary());
+    } else {
+      notifier_.Status("starting: " + why);
+    }
+    return;
+  }
+  if (!reload_) notifier_.Status(PoolSummary());
+}
+
+std::string Master::PoolSummary() const {
+  size_t busy = pool_->Count(ChildState::kBusy) + pool_->Count(ChildState::kDraining);
+  return std::to_string(busy) + "/" + std::to_string(config_.n_max) + " R children busy, queue " +
+         std::to_string(broker_->waiting());
+}
+
+bool Master::IsReady(std::string* why) const {
+  size_t want = static_cast<size_t>(std::max(config_.n_min, 1));
+  size_t ready = pool_->Count(ChildState::kReady) + pool_->Count(ChildState::kBusy);
+  std::string counts = std::to_string(ready) + " of " + std::to_string(want) + " R children ready";
+  if (stop_) {
+    *why = "stopping";
+    return false;
+  }
+  if (ready < want) {
+    *why = "not ready: " + counts;
+    return false;
+  }
+  *why = "ready: " + counts;
+  return true;
+}
+
+StatusSnapshot Master::Snapshot() const {
+  TimePoint now = clock_.Now();
+  auto seconds = [&](TimePoint since) {
+    return std::chrono::duration<double>(now - since).count();
+  };
+  StatusSnapshot s;
+  s.version = VALVED_VERSION;
+  s.config_file = config_file_;
+  s.api = api_.path;
+  s.listen = Url(config_, "/");
+  s.status_listen = config_.status_listen;
+  s.master_pid = getpid();
+  s.uptime_seconds = seconds(started_at_);
+  s.start_time_unix = started_at_unix_;
+  s.generation = pool_->generation();
+  s.n_min = config_.n_min;
+  s.n_max = config_.n_max;
+  s.ready = IsReady(&s.readiness);
+  s.stopping = stop_.has_value();
+  s.reloading = reload_.has_value();
+  s.last_reload = last_reload_;
+  s.reloads_ok = reloads_ok_;
+  s.reloads_abandoned = reloads_abandoned_;
+  s.queue_length = broker_->waiting();
+  if (auto oldest = broker_->oldest_since()) s.oldest_wait_seconds = seconds(*oldest);
+  s.queued_total = broker_->waited();
+  s.denials = broker_->denials();
+  for (const WorkerInfo& w : supervisor_->Workers()) {
+    RequestStats stats = totals_.Of(w.id);
+    s.workers.push_back({w.id, w.slot + 1, w.pid, ToString(w.state), seconds(w.started_at),
+                         stats.connections_open, Sum(stats.by_class), ResidentBytes(w.pid)});
+  }
+  for (const auto& [id, child] : pool_->children()) {
+    Duration busy = child->busy_total;
+    if (child->lease) busy += std::chrono::duration_cast<Duration>(now - child->leased_at);
+    s.children.push_back({child->id, child->pid, ToString(child->state), child->generation,
+                          seconds(child->spawned_at), child->requests, Seconds(busy),
+                          seconds(child->state_since), ResidentBytes(child->pid),
+                          child->replacement_reason, child->lease ? child->lease->worker_id : 0});
+  }
+  s.pool = pool_->counters();
+  s.requests = totals_.Total();
+  s.master_rss_bytes = ResidentBytes(getpid());
+  return s;
 }
 
 RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) const {
@@ -223,6 +353,7 @@ void Master::BeginReload(Config next) {
   launcher_->SetSpec(LaunchSpecFor(config_, api_));
   Log(LogLevel::kNotice) << "reloading: new R children for " << api_.path
                          << "; the old ones serve until they are ready";
+  notifier_.Reloading("reloading: new R children are starting");
   pool_->ReplaceAll("reload");
   pool_->Start();  // an empty pool (n_min 0) still needs a child to prove the new API
 }
@@ -245,6 +376,9 @@ void Master::AdvanceReload() {
 void Master::AbandonReload() {
   Log(LogLevel::kError) << "reload abandoned: " << pool_->reload_error()
                         << "\nstill serving with the old configuration";
+  ++reloads_abandoned_;
+  last_reload_ = "abandoned: " + pool_->reload_error();
+  notifier_.Ready("reload abandoned; " + PoolSummary());
   SetConfig(std::move(reload_->previous), reload_->previous_api);
   launcher_->RestoreSpec(std::move(reload_->previous_spec));
   reload_.reset();
@@ -257,6 +391,9 @@ void Master::FinishReload() {
   if (!moved) ResizeWorkers(true);
   launcher_->CommitSpec();
   Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
+  ++reloads_ok_;
+  last_reload_ = "ok";
+  notifier_.Ready(PoolSummary());
   reload_.reset();
 }
 
@@ -324,8 +461,13 @@ void Master::OnChildReady(uint64_t id) {
   pool_->OnReady(id);
   if (!announced_) {
     announced_ = true;
+    std::string error;
+    std::string status =
+        config_.status_listen.empty()
+            ? ""
+            : ", status at " + ParseListenAddress(config_.status_listen, &error)->Url() + "/";
     Log(LogLevel::kNotice) << "serving " << api_.path << " at " << Url(config_, "/") << " (docs at "
-                           << Url(config_, "/__docs__/") << ")";
+                           << Url(config_, "/__docs__/") << status << ")";
   }
 }
 
@@ -340,13 +482,20 @@ void Master::OnWorkerMessage(uint64_t worker_id, const ipc::Message& message) {
                      [](const RChild& child) { return UnixSocketAccepts(child.socket_path); });
   } else if (const auto* m = std::get_if<ipc::Cancel>(&message)) {
     broker_->Cancel(worker_id, m->req);
+  } else if (const auto* m = std::get_if<ipc::Stats>(&message)) {
+    std::string error;
+    if (!totals_.OnStats(worker_id, *m, &error))
+      Log(LogLevel::kWarn) << "worker#" << worker_id << ": " << error;
   } else {
     Log(LogLevel::kWarn) << "worker#" << worker_id << ": unexpected message "
                          << ipc::FormatMessage(message);
   }
 }
 
-void Master::OnWorkerLost(uint64_t worker_id) { broker_->DropWorker(worker_id); }
+void Master::OnWorkerLost(uint64_t worker_id) {
+  totals_.OnWorkerGone(worker_id);
+  broker_->DropWorker(worker_id);
+}
 
 void Master::SendGrant(uint64_t worker_id, const ipc::Grant& grant) {
   supervisor_->Send(worker_id, grant);
@@ -368,6 +517,7 @@ void Master::AfterEvent() {
   }
   AdvanceReload();
   AdvanceStop();
+  UpdateNotify();
 #ifndef NDEBUG
   if (std::string wrong = pool_->VerifyInvariants(); !wrong.empty())
     Log(LogLevel::kError) << "invariant broken: " << wrong;
@@ -388,6 +538,7 @@ void Master::BeginStop(bool graceful, int exit_code) {
   }
   Duration grace = graceful ? config_.graceful_timeout : config_.kill_timeout;
   stop_ = Stop{graceful, exit_code, clock_.Now() + grace};
+  notifier_.Stopping(graceful ? "stopping: in-flight requests finish" : "stopping");
   Log(LogLevel::kNotice) << (graceful ? "graceful" : "fast") << " stop: up to " << Seconds(grace)
                          << "s";
   supervisor_->StopAll(graceful);

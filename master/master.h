@@ -16,7 +16,10 @@
 #include "master/api_location.h"
 #include "master/child_pool.h"
 #include "master/lease_broker.h"
+#include "master/notify.h"
 #include "master/r_launcher.h"
+#include "master/request_totals.h"
+#include "master/status_server.h"
 #include "master/worker_supervisor.h"
 
 namespace valved::master {
@@ -38,7 +41,8 @@ class Master final : public LeaseSink {
   /// throws ConfigError.
   using ConfigSource = std::function<Config()>;
 
-  Master(Config config, ConfigSource reload_source);
+  /// `config_file` is the -c file ("" for none), for the log and /status.
+  Master(Config config, std::string config_file, ConfigSource reload_source);
   ~Master() override;
   /// Runs until shutdown; returns the process exit code.
   int Run();
@@ -66,6 +70,15 @@ class Master final : public LeaseSink {
 
   void Setup();
   std::vector<UniqueFd> OpenListeners();
+  void StartStatusServer(UniqueFd listener);
+  StatusSnapshot Snapshot() const;
+  /// /readyz: enough children ready (n_min, at least 1) and not stopping.
+  bool IsReady(std::string* why) const;
+  void LogStartup() const;
+  /// Keeps systemd informed (READY=1 once ready, STATUS= as the pool changes).
+  void UpdateNotify();
+  /// "2/10 R children busy, queue 0", for STATUS=.
+  std::string PoolSummary() const;
   void InstallSignals();
   void StartJanitor();
   static void OnJanitorTimer(evutil_socket_t, short, void* arg);
@@ -100,8 +113,17 @@ class Master final : public LeaseSink {
   void Guard(const char* what, const std::function<void()>& body);
 
   Config config_;
+  std::string config_file_;
   ConfigSource reload_source_;
   SteadyClock clock_;
+  TimePoint started_at_{};
+  double started_at_unix_ = 0;
+  RequestTotals totals_;
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_abandoned_ = 0;
+  std::string last_reload_;
+  Notifier notifier_;
+  bool ready_notified_ = false;
   // Teardown runs bottom-up: everything holding events goes before the base.
   EventBasePtr base_;
   std::string runtime_dir_;
@@ -111,6 +133,7 @@ class Master final : public LeaseSink {
   std::unique_ptr<LeaseBroker> broker_;
   std::unique_ptr<WorkerSupervisor> supervisor_;
   std::unique_ptr<SignalSet> signals_;
+  std::unique_ptr<StatusServer> status_server_;
   EventPtr janitor_;
   TimePoint next_idle_check_{};
   bool announced_ = false;

@@ -40,6 +40,8 @@ struct RChild {
   TimePoint signalled_at{};       ///< the last stop signal; SIGKILL kill_timeout after it
   std::optional<LeaseRef> lease;  ///< set exactly while Busy or Draining
   uint64_t requests = 0;          ///< leases served
+  TimePoint leased_at{};          ///< when the current lease began
+  Duration busy_total{};          ///< time spent leased, over all ended leases
   int max_requests = 0;           ///< recycle after this many (0: never); jitter applied
   Replacement replacement = Replacement::kNone;
   std::string replacement_reason;  ///< why it is due ("served max_requests (20)", "reload")

@@ -275,4 +275,10 @@ void WorkerSupervisor::SetState(Worker& worker, WorkerState to, const std::strin
   worker.state = to;
 }
 
+std::vector<WorkerInfo> WorkerSupervisor::Workers() const {
+  std::vector<WorkerInfo> out;
+  for (const auto& w : workers_) out.push_back({w->id, w->slot, w->pid, w->state, w->started_at});
+  return out;
+}
+
 }  // namespace valved::master

@@ -28,6 +28,15 @@ enum class WorkerState {
 
 const char* ToString(WorkerState state);
 
+/// A worker as the status listener shows it.
+struct WorkerInfo {
+  uint64_t id = 0;
+  size_t slot = 0;  ///< 0-based
+  pid_t pid = -1;
+  WorkerState state = WorkerState::kStarting;
+  TimePoint started_at{};
+};
+
 class WorkerSupervisor {
  public:
   struct Hooks {
@@ -68,6 +77,8 @@ class WorkerSupervisor {
   /// Re-forks empty slots whose backoff has passed.
   void RespawnDue();
   size_t alive() const { return workers_.size(); }
+  /// Every worker not yet reaped, oldest first.
+  std::vector<WorkerInfo> Workers() const;
   size_t slots() const { return slots_.size(); }
   /// A worker exited with kExitConfig: re-forking would not help.
   const std::string& fatal_error() const { return fatal_error_; }

@@ -122,6 +122,23 @@ public_address <- function() {
   list(host = host, port = port)
 }
 
+# plumber's default error handler prints an endpoint's error on standard
+# output, which valved logs at level info: invisible at the default level.
+# When the API keeps that default, the same answer is given, but the error is
+# written to standard error (which valved logs at warn) with the request it
+# belongs to. An API's own error handler is left alone.
+report_endpoint_errors <- function(pr) {
+  private <- pr$.__enclos_env__$private
+  default <- plumber:::defaultErrorHandler()
+  if (!identical(deparse(private$errorHandler), deparse(default))) return(invisible())
+  pr$setErrorHandler(function(req, res, err) {
+    cat("Error in endpoint ", req$REQUEST_METHOD, " ", req$PATH_INFO, ": ",
+        conditionMessage(err), "\n", sep = "", file = stderr())
+    utils::capture.output(answer <- default(req, res, err))
+    answer
+  })
+}
+
 # The part of Plumber$run() that comes before httpuv::runServer(). Returns a
 # function that undoes it and runs the exit hooks (run()'s on.exit chain).
 prepare_router <- function(pr) {
@@ -134,6 +151,7 @@ prepare_router <- function(pr) {
     getOption("plumber.docs.callback", getOption("plumber.swagger.url", NULL))
   )
   pr$setDebug(pr$getDebug())
+  report_endpoint_errors(pr)
   if (!is.null(private$filename)) setwd(dirname(private$filename))
   docs_info <- private$docs_info
   if (isTRUE(docs_info$enabled)) {

@@ -9,6 +9,7 @@ packages=(
   build-essential cmake pkg-config clang-format
   clang libclang-rt-14-dev  # libFuzzer, for scripts/fuzz.sh
   libevent-dev libpoco-dev libyaml-cpp-dev libhttp-parser-dev libgtest-dev
+  libsystemd-dev  # sd_notify: Type=notify readiness
   r-base-core r-cran-plumber
   r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
   r-cran-processx r-cran-ps r-cran-testthat  # the R package rpkg/valve and its tests

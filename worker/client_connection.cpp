@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <sstream>
 
 #include "common/log.h"
@@ -128,6 +127,7 @@ void ClientConnection::ParseInput() {
     std::string_view data(static_cast<char*>(chunk.iov_base), std::min(chunk.iov_len, kFeedChunk));
     RequestParser::Result result = parser_.Feed(data, &used);
     evbuffer_drain(in, used);
+    host_.stats().bytes_in += used;
     if (!HandleParsed(result)) return;
   }
 }
@@ -179,6 +179,7 @@ void ClientConnection::OnRequestHead() {
 // so the body is still unread in the input buffer while the lease is sought.
 void ClientConnection::AcquireLease() {
   phase_ = Phase::kWaitingForLease;
+  asked_at_ = std::chrono::steady_clock::now();
   Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
   host_.master().Acquire(req_, [this](const MasterLink::LeaseAnswer& answer) {
     Guard([this, &answer] { OnLeaseAnswer(answer); });
@@ -186,6 +187,9 @@ void ClientConnection::AcquireLease() {
 }
 
 void ClientConnection::OnLeaseAnswer(const MasterLink::LeaseAnswer& answer) {
+  auto waited = std::chrono::steady_clock::now() - asked_at_;
+  queue_wait_ += waited;
+  host_.stats().queue_wait.Observe(waited);
   if (const auto* deny = std::get_if<ipc::Deny>(&answer)) {
     return RespondError(503, DenyDetail(deny->reason), RetryAfterSeconds(deny->reason));
   }
@@ -194,6 +198,7 @@ void ClientConnection::OnLeaseAnswer(const MasterLink::LeaseAnswer& answer) {
 
 void ClientConnection::StartProxying(const ipc::Grant& grant) {
   child_id_ = grant.child_id;
+  granted_at_ = std::chrono::steady_clock::now();
   const RequestHead& head = parser_.head();
   bool keep_alive = host_.config().child_keepalive && !head.is_head();
   upstream_ = std::make_unique<Upstream>(host_.base(), host_.master(), host_.child_connections(),
@@ -245,6 +250,8 @@ void ClientConnection::ForgetExchange() {
   body_bytes_ = 0;
   child_id_ = 0;
   connect_attempts_ = 0;
+  granted_at_ = {};
+  queue_wait_ = {};
 }
 
 void ClientConnection::StartIdle() {
@@ -282,7 +289,7 @@ void ClientConnection::OnResponseBody(std::string_view data) {
 
 void ClientConnection::OnResponseEnd() {
   if (framing_ == BodyFraming::kChunked) Write(kLastChunk);
-  LogAccess(status_);
+  FinishRequest(status_);
   host_.graveyard().Bury(std::move(upstream_));
   served_ = true;
   if (!keep_alive_ || host_.quitting() || client_eof_) return CloseAfterWrite();
@@ -293,12 +300,12 @@ void ClientConnection::OnResponseEnd() {
 void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::string&) {
   host_.graveyard().Bury(std::move(upstream_));
   if (failure == Upstream::Failure::kClientNotReading) {
-    LogAccess(status_);
+    FinishRequest(status_);
     return CloseNow();  // waiting for it to read the rest would hold the connection for ever
   }
   if (failure == Upstream::Failure::kIdleConnectionLost && CanRetry()) return OnConnectFailed();
   if (head_sent_) {
-    LogAccess(status_);
+    FinishRequest(status_);
     // Mid-response: the close, short of the announced length or the last
     // chunk, is the only way left to tell the client.
     return CloseAfterWrite();
@@ -346,7 +353,8 @@ void ClientConnection::RespondError(int status, std::string_view detail, int ret
   Log(LogLevel::kInfo) << LogPrefix() << ": " << status << " " << ReasonPhrase(status) << ": "
                        << detail;
   status_ = status;
-  LogAccess(status);
+  host_.stats().CountRejection(status);
+  FinishRequest(status);
   bool head_request = req_ != 0 && parser_.head().is_head();
   Write(ErrorResponse(status, detail, head_request, retry_after_seconds));
   CloseAfterWrite();
@@ -451,6 +459,7 @@ void ClientConnection::Write(std::string_view data) {
   if (!bev_) return;
   bufferevent_write(bev_.get(), data.data(), data.size());
   written_ += data.size();
+  host_.stats().bytes_out += data.size();
 }
 
 size_t ClientConnection::Unsent() const {
@@ -483,17 +492,31 @@ std::string ClientConnection::LogPrefix() const {
   return "req " + std::to_string(req_) + " " + head.method + " " + target;
 }
 
-void ClientConnection::LogAccess(int status) {
-  if (!host_.config().access_log) return;
-  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_at_;
-  LogLine line(LogLevel::kInfo);
-  line << LogPrefix() << ": " << status << " " << body_bytes_ << " bytes";
-  if (req_ != 0) {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, " %.3fs", elapsed.count());
-    line << seconds;
-  }
-  if (child_id_ != 0) line << " child#" << child_id_;
+void ClientConnection::FinishRequest(int status) {
+  auto now = std::chrono::steady_clock::now();
+  bool has_head = req_ != 0;
+  const RequestHead& head = parser_.head();
+  // A head refused by valved's checks (413, 431...) was read whole: its
+  // request line is known even though the request never started.
+  bool head_read = has_head || (parser_.in_message() && !head.method.empty());
+  auto total = has_head ? now - started_at_ : std::chrono::steady_clock::duration{};
+  auto in_r =
+      granted_at_ != TimePoint{} ? now - granted_at_ : std::chrono::steady_clock::duration{};
+  RequestStats& stats = host_.stats();
+  stats.CountRequest(head_read ? head.method : "", status, total);
+  if (granted_at_ != TimePoint{}) stats.r_time.Observe(in_r);
+  host_.StatsChanged();
+  if (!host_.access_log().enabled()) return;
+  auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  auto header = [&](std::string_view name) {
+    const Header* h = head_read ? FindHeader(head.headers, name) : nullptr;
+    return h ? h->value : std::string();
+  };
+  host_.access_log().Write({peer_.address, std::chrono::system_clock::now(),
+                            head_read ? head.method : "", head_read ? head.target : "",
+                            head.http_minor, status, body_bytes_, header("Referer"),
+                            header("User-Agent"), seconds(total), seconds(queue_wait_),
+                            seconds(in_r), child_id_, host_.worker_id()});
 }
 
 }  // namespace valved::worker

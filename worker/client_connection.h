@@ -22,7 +22,9 @@
 #include "common/config.h"
 #include "common/event_ptr.h"
 #include "common/graveyard.h"
+#include "common/request_stats.h"
 #include "common/unique_fd.h"
+#include "worker/access_log.h"
 #include "worker/child_connections.h"
 #include "worker/http_util.h"
 #include "worker/master_link.h"
@@ -43,6 +45,11 @@ class ConnectionHost {
   virtual ChildConnections& child_connections() = 0;
   virtual Graveyard& graveyard() = 0;
   virtual uint64_t NextRequestId() = 0;
+  virtual uint64_t worker_id() const = 0;
+  /// The worker's counters; call StatsChanged() after changing them.
+  virtual RequestStats& stats() = 0;
+  virtual void StatsChanged() = 0;
+  virtual const AccessLog& access_log() const = 0;
   /// QUIT arrived: answer in-flight requests with Connection: close.
   virtual bool quitting() const = 0;
   /// The connection is finished; the host buries it.
@@ -125,7 +132,8 @@ class ClientConnection final : private Upstream::Sink {
   bool SendProgressed() const;
   void ArmTimer(Duration duration);
   std::string LogPrefix() const;
-  void LogAccess(int status);
+  /// The request is answered (by R or by valved): count it and log it.
+  void FinishRequest(int status);
 
   ConnectionHost& host_;
   ClientPeer peer_;
@@ -133,10 +141,13 @@ class ClientConnection final : private Upstream::Sink {
   Phase phase_ = Phase::kReadingHead;
 
   // The current request.
-  uint64_t req_ = 0;               // 0 until its head is complete
-  TimePoint started_at_{};         // when its head was complete
-  bool request_complete_ = false;  // its body has been read
-  bool client_eof_ = false;        // the client shut its sending side
+  uint64_t req_ = 0;                                  // 0 until its head is complete
+  TimePoint started_at_{};                            // when its head was complete
+  TimePoint asked_at_{};                              // when the last lease was asked for
+  TimePoint granted_at_{};                            // when a child was granted ({} if none)
+  std::chrono::steady_clock::duration queue_wait_{};  // waiting for leases, in total
+  bool request_complete_ = false;                     // its body has been read
+  bool client_eof_ = false;                           // the client shut its sending side
   std::unique_ptr<Upstream> upstream_;
   uint64_t child_id_ = 0;
   int connect_attempts_ = 0;  // leases granted whose child could not be connected to

@@ -29,6 +29,10 @@ void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) 
   channel_.Send(ipc::Release{req, child_id, outcome});
 }
 
+void MasterLink::SendStats(const RequestStats& stats) {
+  for (const ipc::Stats& family : stats.ToMessages()) channel_.Send(family);
+}
+
 void MasterLink::WhenFlushed(std::function<void()> done) { channel_.WhenFlushed(std::move(done)); }
 
 // IpcChannel calls this from a libevent callback: nothing may escape.
@@ -50,6 +54,7 @@ void MasterLink::OnMessage(const ipc::Message& message) {
   if (std::holds_alternative<ipc::Reopen>(message)) {
     std::string error;
     if (!ReopenLog(&error)) Log(LogLevel::kError) << error << "; logging continues to the old file";
+    if (handlers_.on_reopen) handlers_.on_reopen();
     return;
   }
   Lose("protocol error: unexpected \"" + ipc::FormatMessage(message) + "\" from the master");

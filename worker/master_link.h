@@ -16,6 +16,7 @@
 
 #include "common/ipc_channel.h"
 #include "common/ipc_protocol.h"
+#include "common/request_stats.h"
 #include "common/unique_fd.h"
 
 namespace valved::worker {
@@ -29,6 +30,7 @@ class MasterLink {
     std::function<void()> on_terminate;  ///< TERMINATE: exit 0 now
     /// The channel closed or the master broke the protocol: the worker must exit.
     std::function<void(const std::string& reason)> on_lost;
+    std::function<void()> on_reopen;  ///< REOPEN, after the log file was reopened
   };
 
   /// Takes the channel fd and sends HELLO.
@@ -43,6 +45,8 @@ class MasterLink {
   void Cancel(uint64_t req);
   /// Ends the lease of `child_id` held for `req`.
   void Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome);
+  /// Sends every family of `stats` (STATS lines).
+  void SendStats(const RequestStats& stats);
   /// Runs `done` once every message sent so far has left the process.
   void WhenFlushed(std::function<void()> done);
 

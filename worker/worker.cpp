@@ -12,6 +12,8 @@
 namespace valved::worker {
 namespace {
 
+constexpr timeval kStatsDelay = {0, 100 * 1000};
+
 // The client's address as X-Forwarded-For wants it: "192.0.2.1", "2001:db8::1".
 std::string AddressText(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = "unknown";
@@ -47,15 +49,20 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
                UniqueFd channel_fd)
     : base_(base),
       config_(std::move(config)),
+      id_(id),
+      stats_timer_(evtimer_new(base, OnStatsTimer, this)),
       master_(base, std::move(channel_fd), id,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
-                                   [this](const std::string& reason) { OnMasterLost(reason); }}),
+                                   [this](const std::string& reason) { OnMasterLost(reason); },
+                                   [this] { OnReopen(); }}),
       graveyard_(base),
       listener_(base, std::move(listen_fd),
                 [this](UniqueFd fd, const sockaddr* address, int length) {
                   OnAccept(std::move(fd), address, length);
                 }) {
   SetParserHeadLimit(config_);
+  std::string error;
+  if (!access_log_.Open(config_.access_log, &error)) throw std::runtime_error(error);
   Log(LogLevel::kNotice) << "accepting connections";
 }
 
@@ -69,6 +76,9 @@ void Worker::OnAccept(UniqueFd fd, const sockaddr* address, int) {
   auto connection = std::make_unique<ClientConnection>(host, std::move(fd), std::move(peer));
   ClientConnection* key = connection.get();
   connections_.emplace(key, std::move(connection));
+  ++stats_.connections_accepted;
+  stats_.connections_open = connections_.size();
+  StatsChanged();
 }
 
 void Worker::OnConnectionClosed(ClientConnection& connection) {
@@ -76,6 +86,8 @@ void Worker::OnConnectionClosed(ClientConnection& connection) {
   if (it == connections_.end()) return;
   graveyard_.Bury(std::move(it->second));
   connections_.erase(it);
+  stats_.connections_open = connections_.size();
+  StatsChanged();
   if (quitting_) ExitWhenIdle();
 }
 
@@ -91,6 +103,33 @@ void Worker::OnOrphanDone(Upstream& upstream) {
   graveyard_.Bury(std::move(it->second));
   orphans_.erase(it);
   if (quitting_) ExitWhenIdle();
+}
+
+// Reports are coalesced: at most one per kStatsDelay, so a busy worker sends
+// a few lines per second, and a quiet one nothing.
+void Worker::StatsChanged() {
+  if (evtimer_pending(stats_timer_.get(), nullptr)) return;
+  evtimer_add(stats_timer_.get(), &kStatsDelay);
+}
+
+void Worker::OnStatsTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    self->ReportStats();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError) << "cannot report counters: " << e.what();
+  }
+}
+
+void Worker::ReportStats() {
+  evtimer_del(stats_timer_.get());
+  master_.SendStats(stats_);
+}
+
+void Worker::OnReopen() {
+  std::string error;
+  if (!access_log_.Reopen(&error))
+    Log(LogLevel::kError) << error << "; access lines continue to the old file";
 }
 
 void Worker::OnQuit() {
@@ -122,6 +161,7 @@ void Worker::OnMasterLost(const std::string& reason) {
 // RELEASE first, or it would take the children for lost.
 void Worker::ExitWhenIdle() {
   if (!connections_.empty() || !orphans_.empty() || exit_code_) return;
+  ReportStats();  // the last counters, before the channel closes
   master_.WhenFlushed([this] {
     Log(LogLevel::kNotice) << "all requests finished; exiting";
     Exit(0);

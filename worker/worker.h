@@ -24,7 +24,8 @@ namespace valved::worker {
 
 class Worker final : private ConnectionHost {
  public:
-  /// Sends HELLO and starts accepting on `listen_fd`.
+  /// Sends HELLO and starts accepting on `listen_fd`. Throws when the access
+  /// log cannot be opened.
   Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd, UniqueFd channel_fd);
   ~Worker() override;
   Worker(const Worker&) = delete;
@@ -43,12 +44,19 @@ class Worker final : private ConnectionHost {
   ChildConnections& child_connections() override { return child_connections_; }
   Graveyard& graveyard() override { return graveyard_; }
   uint64_t NextRequestId() override { return next_request_id_++; }
+  uint64_t worker_id() const override { return id_; }
+  RequestStats& stats() override { return stats_; }
+  void StatsChanged() override;
+  const AccessLog& access_log() const override { return access_log_; }
   bool quitting() const override { return quitting_; }
   void OnConnectionClosed(ClientConnection& connection) override;
   void AdoptOrphan(std::unique_ptr<Upstream> upstream) override;
 
   void OnAccept(UniqueFd fd, const sockaddr* address, int length);
   void OnOrphanDone(Upstream& upstream);
+  static void OnStatsTimer(evutil_socket_t, short, void* arg);
+  void ReportStats();
+  void OnReopen();
   void OnQuit();
   void OnTerminate();
   void OnMasterLost(const std::string& reason);
@@ -57,6 +65,10 @@ class Worker final : private ConnectionHost {
 
   event_base* base_;
   Config config_;
+  uint64_t id_;
+  RequestStats stats_;
+  AccessLog access_log_;
+  EventPtr stats_timer_;  // pending while a report is due
   uint64_t next_request_id_ = 1;
   bool quitting_ = false;
   std::optional<int> exit_code_;

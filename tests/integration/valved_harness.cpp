@@ -683,7 +683,8 @@ void ValvedTest::SetUp() {
   dir_ = pattern;
 }
 
-Valved& ValvedTest::Start(const std::vector<std::string>& args) {
+Valved& ValvedTest::Start(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& extra_env) {
   int port = FreePort();
   std::vector<std::string> all;
   if (!Mentions(args, {"-h", "--host"}, "host")) all.insert(all.end(), {"-h", "127.0.0.1"});
@@ -714,6 +715,7 @@ Valved& ValvedTest::Start(const std::vector<std::string>& args) {
   auto valved = std::make_unique<Valved>(name, dir_ / (name + ".log"), port);
   std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", LauncherCopy()},
                                             {"VALVED_TEST_DIR", dir_.string()}};
+  env.insert(extra_env.begin(), extra_env.end());
   valved->Spawn(ValvedBinary(), all, env, dir_);
   instances_.push_back(std::move(valved));
   return *instances_.back();

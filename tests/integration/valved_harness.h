@@ -240,7 +240,8 @@ class ValvedTest : public ::testing::Test {
   /// graceful_timeout 20s, log_level info, and --allow-root when the test runs
   /// as root. Returns the instance (owned by the fixture); fails the test if
   /// it cannot be started.
-  Valved& Start(const std::vector<std::string>& args);
+  Valved& Start(const std::vector<std::string>& args,
+                const std::map<std::string, std::string>& extra_env = {});
   /// A world-readable copy of r/launcher.R in dir(), for VALVED_LAUNCHER.
   std::string LauncherCopy();
   /// Start() and WaitServing(). Returns nullptr (after recording a failure)

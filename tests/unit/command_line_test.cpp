@@ -142,9 +142,9 @@ TEST(CommandLine, EverySettingHasALongFlag) {
 }
 
 TEST(CommandLine, BooleanFlagAloneMeansTrue) {
-  EXPECT_TRUE(Build({"--access-log"}).access_log);
-  EXPECT_TRUE(Build({"--access-log=true"}).access_log);
-  EXPECT_FALSE(Build({"--access-log", "--access-log=false"}).access_log);
+  EXPECT_TRUE(Build({"--warmup"}).warmup);
+  EXPECT_TRUE(Build({"--warmup=true"}).warmup);
+  EXPECT_FALSE(Build({"--warmup", "--warmup=false"}).warmup);
 }
 
 TEST(CommandLine, SetReachesAnySetting) {

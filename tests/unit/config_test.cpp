@@ -73,7 +73,8 @@ TEST(Settings, DefaultsPrintAsExpected) {
   EXPECT_EQ(shown["max_age"], "5m");
   EXPECT_EQ(shown["check_unused"], "10s");
   EXPECT_EQ(shown["max_body_size"], "0");
-  EXPECT_EQ(shown["access_log"], "false");
+  EXPECT_EQ(shown["access_log"], "off");
+  EXPECT_EQ(shown["status_listen"], "");
   EXPECT_EQ(shown["log_level"], "notice");
   EXPECT_EQ(shown["runtime_dir"], "");
 }
@@ -112,6 +113,8 @@ std::string OtherValue(const SettingInfo& s, const std::string& current) {
     case SettingType::kString:
       if (s.key == "forwarded_allow_ips") return "192.0.2.1, ::1";  // a list of addresses
       if (s.key == "spawn_method") return current == "fork" ? "fresh" : "fork";
+      if (s.key == "status_listen") return "unix:/srv/other/status.sock";
+      if (s.key == "status_allow") return "10.0.0.0/8";
       return "/srv/other/" + std::string(s.key);
   }
   return "";
@@ -153,7 +156,9 @@ TEST(Settings, RoundTripOfNonDefaultConfig) {
   config.log_level = "debug";
   config.log_file = "/var/log/valved.log";
   config.runtime_dir = "/run/valved";
-  config.access_log = true;
+  config.access_log = "/var/log/valved/access.log";
+  config.status_listen = "unix:/run/valved/status.sock";
+  config.status_allow = "127.0.0.0/8, ::1";
   Config copy;
   for (const auto& [key, text] : SettingsOf(config)) ApplySetting(copy, key, text);
   EXPECT_EQ(AsMap(copy), AsMap(config));
@@ -217,9 +222,24 @@ TEST(Settings, EveryValidator) {
       {"log_level", "NOTICE", false},
       {"log_level", "", false},
       {"access_log", "yes", false},
-      {"access_log", "1", false},
-      {"access_log", "true", true},
-      {"access_log", "false", true},
+      {"access_log", "true", false},
+      {"access_log", "off", true},
+      {"access_log", "stderr", true},
+      {"access_log", "/var/log/valved/access.log", true},
+      {"access_log", "access.log", false},
+      {"status_listen", "", true},
+      {"status_listen", "127.0.0.1:3001", true},
+      {"status_listen", "[::1]:3001", true},
+      {"status_listen", "unix:/run/valved/status.sock", true},
+      {"status_listen", "unix:status.sock", false},
+      {"status_listen", "3001", false},
+      {"status_listen", "::1:3001", false},
+      {"status_listen", "localhost:0", false},
+      {"status_listen", "localhost:70000", false},
+      {"status_allow", "", true},
+      {"status_allow", "127.0.0.0/8, ::1 10.0.0.0/8", true},
+      {"status_allow", "10.0.0.0/33", false},
+      {"status_allow", "example.org", false},
       {"host", "", false},
       {"host", "::", true},
       {"file", "", false},
@@ -255,7 +275,11 @@ TEST(Settings, ErrorMessagesSayWhatWasExpected) {
   EXPECT_EQ(ApplyError("max_age", "5 min"),
             "max_age: expected a duration (seconds, or a number with ms, s, m, h or d), got "
             "\"5 min\"");
-  EXPECT_EQ(ApplyError("access_log", "yes"), "access_log: expected true or false, got \"yes\"");
+  EXPECT_EQ(ApplyError("access_log", "yes"),
+            "access_log: must be off, stderr or an absolute file path");
+  EXPECT_EQ(ApplyError("access_log", "true"),
+            "access_log: is now off, stderr or a file path (true became stderr)");
+  EXPECT_EQ(ApplyError("status_listen", "3001"), "status_listen: expected HOST:PORT or unix:PATH");
   EXPECT_EQ(ApplyError("log_level", "loud"),
             "log_level: expected error, warn, notice, info or debug, got \"loud\"");
   EXPECT_EQ(ApplyError("host", ""), "host: must not be empty");
@@ -367,7 +391,7 @@ TEST(ConfigFile, AppliesEveryKey) {
       "check_unused: 250ms\n"
       "file: \"/srv/plumber/plumber.R\"\n"
       "max_body_size: 10m\n"
-      "access_log: true\n"
+      "access_log: stderr\n"
       "log_file:\n");
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.port, 8000);
@@ -377,7 +401,7 @@ TEST(ConfigFile, AppliesEveryKey) {
   EXPECT_EQ(c.check_unused, milliseconds(250));
   EXPECT_EQ(c.file, "/srv/plumber/plumber.R");
   EXPECT_EQ(c.max_body_size, 10 << 20);
-  EXPECT_TRUE(c.access_log);
+  EXPECT_EQ(c.access_log, "stderr");
   EXPECT_EQ(c.log_file, "");
   EXPECT_EQ(c.workers, Config{}.workers);  // untouched
 }

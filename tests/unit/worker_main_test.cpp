@@ -34,7 +34,7 @@ class WorkerArgsTest : public ::testing::Test {
 
 TEST_F(WorkerArgsTest, ParsesTheMastersCommandLine) {
   Argv a({"valved", "worker", "--channel-fd=" + Fd(0), "--listen-fd=" + Fd(1), "--id=3",
-          "--set=timeout=2s", "--set", "access_log=true"});
+          "--set=timeout=2s", "--set", "access_log=stderr"});
   std::string error;
   auto args = ParseWorkerArgs(a.argc(), a.argv(), &error);
   ASSERT_TRUE(args) << error;
