@@ -107,6 +107,7 @@ void WriteLogLine(LogLevel level, std::string_view message) {
   while (true) {
     size_t nl = message.find('\n', start);
     text += prefix;
+    if (start > 0) text += "  ";  // a continuation: indented, so it reads as one message
     text += message.substr(start, nl == std::string_view::npos ? nl : nl - start);
     text += '\n';
     if (nl == std::string_view::npos) break;

@@ -32,7 +32,8 @@ bool SetLogFile(const std::string& path, std::string* error);
 bool ReopenLog(std::string* error);
 /// Writes one formatted line, unconditionally (the caller checked the level).
 /// Each line of a multi-line message gets the whole prefix, so that no line
-/// of the log is without its time, level and process. On stderr connected to
+/// of the log is without its time, level and process; the later lines are
+/// indented by two spaces after it, to read as the same message. On stderr connected to
 /// journald (JOURNAL_STREAM names it), every line starts with its syslog
 /// priority ("<3>" error ... "<7>" debug) so journalctl -p can filter.
 void WriteLogLine(LogLevel level, std::string_view message);

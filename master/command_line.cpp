@@ -27,7 +27,7 @@ const MetaFlag kMetaFlags[] = {
     {"check-config", "t", "", "check the configuration, load the API once in R, then exit"},
     {"no-load", "", "", "with -t: do not load the API in R (check the files only)"},
     {"signal", "s", "COMMAND",
-     "signal the running master (see pid_file): reload, stop, quit, reopen"},
+     "reload, stop, quit, reopen (via pid_file) or status"},
     {"print-defaults", "", "", "print every setting with its default as YAML, then exit"},
     {"set", "", "KEY=VALUE", "set any setting by its YAML key (repeatable)"},
     {"help", "", "", "print this help, then exit"},
@@ -140,9 +140,9 @@ void SetMode(CommandLine& cl, Mode mode) {
 }
 
 void SetSignal(CommandLine& cl, const std::string& command) {
-  if (!SignalOfCommand(command)) {
-    throw UsageError("option -s expects " + SignalCommandNames() + ", got \"" + command + "\"");
-  }
+  if (command != "status" && !SignalOfCommand(command))
+    throw UsageError("option -s expects reload, stop, quit, reopen or status, got \"" + command +
+                     "\"");
   SetMode(cl, Mode::kSignal);
   cl.signal_command = command;
 }

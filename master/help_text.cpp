@@ -33,6 +33,7 @@ std::string HelpText() {
   std::string text =
       "Usage: valved [OPTION]...\n"
       "       valved -s reload|stop|quit|reopen [-c FILE] [--pid-file FILE]\n"
+      "       valved -s status [-c FILE] [--status-listen ADDRESS]\n"
       "Serve an R plumber API from a pool of R processes behind one port.\n\nOptions:\n";
   for (const MetaFlag& flag : MetaFlags()) {
     std::string long_flag = std::string("--") + flag.long_name;

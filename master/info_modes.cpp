@@ -8,6 +8,7 @@
 #include "master/defaults_yaml.h"
 #include "master/help_text.h"
 #include "master/signal_command.h"
+#include "master/status_command.h"
 #include "master/startup_checks.h"
 
 namespace valved::master {
@@ -51,6 +52,15 @@ int CheckConfiguration(const CommandLine& cl, std::ostream& out, std::ostream& e
 
 int SignalMaster(const CommandLine& cl, std::ostream& out, std::ostream& err) {
   Config config;
+  if (cl.signal_command == "status") {
+    try {
+      config = BuildConfig(cl);
+    } catch (const ConfigError& e) {
+      err << "valved: " << e.what() << "\n";
+      return kExitConfig;
+    }
+    return PrintStatusCommand(config, out, err);
+  }
   try {
     config = BuildConfig(cl);
     // With the master's file (-c), a reload the master would refuse is

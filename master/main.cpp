@@ -11,6 +11,7 @@
 #include "common/exit_status.h"
 #include "common/log.h"
 #include "common/privileges.h"
+#include "common/process_title.h"
 #include "common/settings.h"
 #include "common/signal_set.h"
 #include "master/build_config.h"
@@ -75,6 +76,7 @@ int RunMaster(const valved::Config& config, const valved::master::CommandLine& c
   LogIdentity(config, identity);
   GiveLogFile(config, identity);
   valved::IgnoreSigpipe();
+  valved::SetProcessTitle("valved: master");
   valved::master::Master master(config, cl.config_path, [cl] { return ReloadConfig(cl); });
   int code = 0;
   try {
@@ -91,6 +93,7 @@ int RunMaster(const valved::Config& config, const valved::master::CommandLine& c
 }  // namespace
 
 int main(int argc, char** argv) {
+  valved::InitProcessTitle(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "worker") == 0)
     return valved::worker::WorkerMain(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "run-as") == 0) return valved::master::RunAsMain(argc, argv);

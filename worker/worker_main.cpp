@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/parse_text.h"
 #include "common/privileges.h"
+#include "common/process_title.h"
 #include "common/settings.h"
 #include "common/signal_set.h"
 #include "worker/worker.h"
@@ -121,6 +122,7 @@ int WorkerMain(int argc, char** argv) {
     return kExitUsage;
   }
   InitLog("worker#" + std::to_string(args->id), LogLevel::kNotice);
+  SetProcessTitle("valved: worker " + std::to_string(args->id));
   Config config;
   try {
     config = BuildWorkerConfig(args->settings);

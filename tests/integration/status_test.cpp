@@ -62,6 +62,11 @@ TEST_F(StatusTest, PagesAndTheirTypes) {
   HttpResponse page = HttpGet(status_port(), "/");
   EXPECT_NE(page.body.find("<table id=\"children\">"), std::string::npos);
   EXPECT_EQ(HttpGet(status_port(), "/nothing-here").status, 404);
+  RunResult cli =
+      RunToExit({"-s", "status", "--status-listen", "127.0.0.1:" + std::to_string(status_port())});
+  EXPECT_EQ(cli.ExitCode(), 0) << cli.output;
+  EXPECT_NE(cli.output.find("R children (0 of n_max 3 busy):"), std::string::npos) << cli.output;
+  EXPECT_NE(cli.output.find("Ready"), std::string::npos) << cli.output;
   HttpRequest post;
   post.method = "POST";
   post.target = "/status";

@@ -208,7 +208,7 @@ class Valved {
   std::vector<pid_t> RChildPids() const;
   /// RChildPids() that the log reports ready ("child#3 pid=812: Spawning -> Ready").
   std::vector<pid_t> ReadyRChildPids() const;
-  /// The master's live children running `valved worker`.
+  /// The master's live children running `valved worker` (titled "valved: worker N").
   std::vector<ProcInfo> Workers() const;
   /// The master's children that are zombies (exited, not reaped yet).
   std::vector<ProcInfo> ZombieChildren() const;

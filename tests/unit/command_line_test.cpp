@@ -232,7 +232,7 @@ TEST(CommandLine, SignalMode) {
 
 TEST(CommandLine, SignalModeErrors) {
   EXPECT_EQ(UsageMessage({"-s", "restart"}),
-            "option -s expects reload, stop, quit or reopen, got \"restart\"");
+            "option -s expects reload, stop, quit, reopen or status, got \"restart\"");
   EXPECT_EQ(UsageMessage({"-s"}), "option --signal needs a value");
   EXPECT_EQ(UsageMessage({"-s", "stop", "-s", "reload"}), "option --signal may be given only once");
   EXPECT_EQ(UsageMessage({"-t", "-s", "stop"}), "--check-config and --signal cannot be combined");

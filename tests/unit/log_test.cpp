@@ -89,5 +89,31 @@ TEST_F(LogTest, AnUnopenableFileKeepsTheOldDestination) {
   EXPECT_NE(ReadAll(path_).find("still here"), std::string::npos);
 }
 
+TEST(Log, EveryLineOfAMultiLineMessageHasThePrefixAndLaterOnesAreIndented) {
+  TempDir dir;
+  std::string path = dir.path() + "/valved.log";
+  std::string error;
+  ASSERT_TRUE(SetLogFile(path, &error)) << error;
+  WriteLogLine(LogLevel::kError, "reload abandoned:\nError in foo: bar\nstill serving");
+  ASSERT_TRUE(SetLogFile("", &error));
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u);
+  std::regex prefix(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[error\] test\[\d+\]: )");
+  for (const std::string& line : lines) EXPECT_TRUE(std::regex_search(line, prefix)) << line;
+  EXPECT_NE(lines[0].find("]: reload abandoned:"), std::string::npos);
+  EXPECT_NE(lines[1].find("]:   Error in foo: bar"), std::string::npos);
+  EXPECT_NE(lines[2].find("]:   still serving"), std::string::npos);
+}
+
+TEST(Log, JournalPrioritiesFollowSyslog) {
+  EXPECT_STREQ(JournalPrefix(LogLevel::kError), "<3>");
+  EXPECT_STREQ(JournalPrefix(LogLevel::kWarn), "<4>");
+  EXPECT_STREQ(JournalPrefix(LogLevel::kNotice), "<5>");
+  EXPECT_STREQ(JournalPrefix(LogLevel::kInfo), "<6>");
+  EXPECT_STREQ(JournalPrefix(LogLevel::kDebug), "<7>");
+}
+
 }  // namespace
 }  // namespace valved
