@@ -168,7 +168,8 @@ TEST_F(ObserveTest, AccessLogHasOneLinePerRequestAtTheDefaultLevelAndReopens) {
 }
 
 TEST_F(ObserveTest, RErrorsShowAtWarnAndEveryLineIsPrefixed) {
-  Valved* valved = StartObservedServing({"--log-level", "notice"});
+  // Children started fresh: their stderr reaches the master directly.
+  Valved* valved = StartObservedServing({"--log-level", "notice", "--spawn-method", "fresh"});
   ASSERT_NE(valved, nullptr);
   EXPECT_EQ(HttpGet(valved->port(), "/fail").status, 500);
   EXPECT_EQ(HttpGet(valved->port(), "/print").status, 200);
