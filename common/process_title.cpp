@@ -1,6 +1,5 @@
 #include "common/process_title.h"
 
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -39,7 +38,6 @@ void SetProcessTitle(const std::string& title) {
   size_t length = std::min(title.size(), title_room - 1);
   std::memset(title_start, 0, title_room);
   std::memcpy(title_start, title.data(), length);
-  prctl(PR_SET_NAME, title.substr(0, 15).c_str(), 0, 0, 0);
 }
 
 }  // namespace valved

@@ -4,7 +4,8 @@
 // Linux shows a process's argv memory as its command line, so the title is
 // written over argv (and over the environment strings that follow it, which
 // are first copied elsewhere and `environ` pointed at the copy). The short
-// name (comm, 15 bytes, what `top` shows without -c) is set too.
+// name (comm, what `top` shows without -c) stays "valved", as nginx's does:
+// `valved -s` recognises the master named in pid_file by it.
 #pragma once
 
 #include <string>
@@ -16,7 +17,7 @@ namespace valved {
 void InitProcessTitle(int argc, char** argv);
 
 /// Shows `title` as the command line (cut to the room argv and the
-/// environment had) and as comm (cut to 15 bytes). Does nothing before
+/// environment had). Does nothing before
 /// InitProcessTitle().
 void SetProcessTitle(const std::string& title);
 
