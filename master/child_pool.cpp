@@ -258,7 +258,8 @@ void ChildPool::ReplaceAll(std::string_view reason) {
   reload_error_.clear();
   ++generation_;
   for (auto& [id, child] : children_) {
-    if (IsLive(child->state)) ScheduleReplacement(*child, RecycleReason::kReload, std::string(reason));
+    if (IsLive(child->state))
+      ScheduleReplacement(*child, RecycleReason::kReload, std::string(reason));
   }
 }
 

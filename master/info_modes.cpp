@@ -8,8 +8,8 @@
 #include "master/defaults_yaml.h"
 #include "master/help_text.h"
 #include "master/signal_command.h"
-#include "master/status_command.h"
 #include "master/startup_checks.h"
+#include "master/status_command.h"
 
 namespace valved::master {
 namespace {
