@@ -38,14 +38,7 @@ stop_valved() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Waits (at most 120 s) until $1 children have printed their ready line.
-wait_ready() {
-  for _ in $(seq 1 1200); do
-    [ "$(grep -c 'Spawning -> Ready' "$log" || true)" -ge "$1" ] && return 0
-    sleep 0.1
-  done
-  echo "valved did not get $1 children ready; log:" >&2; cat "$log" >&2; return 1
-}
+. "$(dirname "$0")/wait_ready.sh"
 
 # Fires N concurrent requests from one curl process (--parallel), so the
 # client's own start-up is not measured; prints "wall_seconds ok_count".

@@ -39,13 +39,7 @@ stop_valved() {
   pid=
 }
 
-wait_ready() {
-  for _ in $(seq 1 1800); do
-    [ "$(grep -c 'Spawning -> Ready' "$log" || true)" -ge "$1" ] && return 0
-    sleep 0.1
-  done
-  echo "valved did not get $1 children ready; log:" >&2; cat "$log" >&2; return 1
-}
+. "$(dirname "$0")/wait_ready.sh"
 
 # "pid socket" of each ready child, from the log and the runtime directory.
 children() {
@@ -82,7 +76,7 @@ mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PS
 printf '| method | children | spawn-to-ready median (s) | min | max | 1st request CPU (ms, median) | 2nd | 100th |\n|---|---|---|---|---|---|---|---|\n'
 for method in $METHODS; do
   start_valved "$method"
-  wait_ready "$N"
+  wait_ready "$N" 180
   readies=$(grep -o 'ready in [0-9.]*s' "$log" | tr -dc '0-9.\n' | sort -n)
   children >"$work/children"
   mem_table+=$(memory_row "at start" <"$work/children")$'\n'
