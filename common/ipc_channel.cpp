@@ -16,6 +16,12 @@ IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name, MessageH
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
+  // The highest priority, where the base has several (the worker's): what a
+  // callback queues here leaves before what it queued on other connections,
+  // so a worker's RELEASE reaches the master before the end of the response
+  // that lets the client send its next request, perhaps through another
+  // worker, which must then find the child free.
+  bufferevent_priority_set(bev_.get(), 0);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 

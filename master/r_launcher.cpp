@@ -109,29 +109,38 @@ pid_t RLauncher::LaunchFresh(uint64_t id, const std::string& socket_path,
   return process.pid;
 }
 
-// The child's stdout and stderr are a FIFO next to its socket. The master
-// holds a write end of its own until the child is ready, so that reading
-// never sees end-of-file before the child has opened it.
+// A forked child's stdout and stderr are two FIFOs next to its socket, read
+// like a fresh child's pipes (stderr at warn, stdout at info). The master
+// holds a write end of each until the child is ready, so that reading never
+// sees end-of-file before the child has opened it.
 pid_t RLauncher::LaunchForked(uint64_t id, const std::string& socket_path,
                               const std::string& token) {
-  std::string fifo = socket_path + ".out";
-  ::unlink(fifo.c_str());
-  if (::mkfifo(fifo.c_str(), 0600) == -1)
-    throw std::runtime_error("mkfifo " + fifo + ": " + ErrnoString(errno));
-  fifos_[id] = fifo;
-  if (spec_.run_as && ::chown(fifo.c_str(), spec_.run_as->uid, spec_.run_as->gid) == -1)
-    throw std::runtime_error("chown " + fifo + ": " + ErrnoString(errno));
-  UniqueFd read_end(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  UniqueFd hold(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!read_end || !hold) throw std::runtime_error("open " + fifo + ": " + ErrnoString(errno));
   sockets_[id] = socket_path;
-  outputs_[id] = std::make_unique<ChildOutput>(base_, ChildName(id), std::move(read_end),
-                                               UniqueFd(), "valved-ready " + token, [this, id] {
-                                                 fifo_holds_.erase(id);
-                                                 on_ready_(id);
-                                               });
-  fifo_holds_[id] = std::move(hold);
-  return Current()->Fork(id, socket_path, token, fifo);
+  OutputFifo out = MakeOutputFifo(id, socket_path + ".out");
+  OutputFifo err = MakeOutputFifo(id, socket_path + ".err");
+  outputs_[id] =
+      std::make_unique<ChildOutput>(base_, ChildName(id), std::move(out.read_end),
+                                    std::move(err.read_end), "valved-ready " + token, [this, id] {
+                                      fifo_holds_.erase(id);
+                                      on_ready_(id);
+                                    });
+  fifo_holds_[id] = {std::move(out.hold), std::move(err.hold)};
+  return Current()->Fork(id, socket_path, token, out.path, err.path);
+}
+
+// Made for `user` when R runs as another user; removed by Forget().
+RLauncher::OutputFifo RLauncher::MakeOutputFifo(uint64_t id, const std::string& path) {
+  ::unlink(path.c_str());
+  if (::mkfifo(path.c_str(), 0600) == -1)
+    throw std::runtime_error("mkfifo " + path + ": " + ErrnoString(errno));
+  fifos_.emplace(id, path);
+  if (spec_.run_as && ::chown(path.c_str(), spec_.run_as->uid, spec_.run_as->gid) == -1)
+    throw std::runtime_error("chown " + path + ": " + ErrnoString(errno));
+  OutputFifo fifo{path, UniqueFd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)),
+                  UniqueFd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC))};
+  if (!fifo.read_end || !fifo.hold)
+    throw std::runtime_error("open " + path + ": " + ErrnoString(errno));
+  return fifo;
 }
 
 // A fresh child leads its own process group once `valved run-as` ran; until
@@ -156,12 +165,13 @@ std::string RLauncher::OutputTail(uint64_t id) {
 void RLauncher::Forget(uint64_t id) {
   outputs_.erase(id);
   fifo_holds_.erase(id);
-  for (auto* paths : {&sockets_, &fifos_}) {
-    if (auto it = paths->find(id); it != paths->end()) {
-      ::unlink(it->second.c_str());
-      paths->erase(it);
-    }
+  if (auto it = sockets_.find(id); it != sockets_.end()) {
+    ::unlink(it->second.c_str());
+    sockets_.erase(it);
   }
+  auto [first, last] = fifos_.equal_range(id);
+  for (auto it = first; it != last; ++it) ::unlink(it->second.c_str());
+  fifos_.erase(first, last);
 }
 
 bool RLauncher::OnExit(pid_t pid, int wait_status) {

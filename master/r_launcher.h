@@ -1,10 +1,11 @@
 // The real Launcher. spawn_method fresh: starts `Rscript launcher.R <socket>
 // <api> <master-pid>` (r_process.h) and reads its output. spawn_method fork:
 // asks the generation's template (template_supervisor.h) to fork the child,
-// which writes its output into a FIFO that the master reads the same way; the
-// ready line and everything after it are the same for both.
+// which writes its stdout and stderr into two FIFOs that the master reads the
+// same way; the ready line and everything after it are the same for both.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,6 +59,12 @@ class RLauncher final : public Launcher {
  private:
   pid_t LaunchFresh(uint64_t id, const std::string& socket_path, const std::string& token);
   pid_t LaunchForked(uint64_t id, const std::string& socket_path, const std::string& token);
+  struct OutputFifo {
+    std::string path;
+    UniqueFd read_end;
+    UniqueFd hold;  ///< a write end, so that reading sees no EOF before the child opens it
+  };
+  OutputFifo MakeOutputFifo(uint64_t id, const std::string& path);
   void StartTemplate();
   TemplateSupervisor* Current() const;
 
@@ -67,9 +74,10 @@ class RLauncher final : public Launcher {
   std::function<void(uint64_t)> on_ready_;
   std::function<void()> on_template_ready_;
   std::map<uint64_t, std::unique_ptr<ChildOutput>> outputs_;
-  std::map<uint64_t, std::string> sockets_;  // removed when the child is forgotten
-  std::map<uint64_t, std::string> fifos_;    // forked children's output FIFOs, likewise
-  std::map<uint64_t, UniqueFd> fifo_holds_;  // our write end, until the child is ready
+  std::map<uint64_t, std::string> sockets_;     // removed when the child is forgotten
+  std::multimap<uint64_t, std::string> fifos_;  // forked children's output FIFOs, likewise
+  // Our write ends of a forked child's stdout and stderr, until it is ready.
+  std::map<uint64_t, std::array<UniqueFd, 2>> fifo_holds_;
   // The current template is the last; earlier ones stop at CommitSpec() or
   // serve again if SetSpec() returns to their spec.
   std::vector<std::unique_ptr<TemplateSupervisor>> templates_;

@@ -161,14 +161,16 @@ pid_t TemplateSupervisor::HandleLine(const std::string& line, uint64_t want_id) 
 
 // Blocking, but bounded: the reply is due within milliseconds of the fork.
 pid_t TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path,
-                               const std::string& token, const std::string& output_fifo) {
+                               const std::string& token, const std::string& stdout_fifo,
+                               const std::string& stderr_fifo) {
   if (state_ != State::kReady) throw std::runtime_error("the template is not ready");
-  for (const std::string* field : {&socket_path, &token, &output_fifo}) {
+  std::string command = "fork\t" + std::to_string(id);
+  for (const std::string* field : {&socket_path, &token, &stdout_fifo, &stderr_fifo}) {
     if (field->find_first_of("\t\n") != std::string::npos)
       throw std::runtime_error("a path holds a tab or a newline: cannot ask the template");
+    command += "\t" + *field;
   }
-  std::string command =
-      "fork\t" + std::to_string(id) + "\t" + socket_path + "\t" + token + "\t" + output_fifo + "\n";
+  command += "\n";
   ssize_t written = ::write(commands_.get(), command.data(), command.size());
   if (written != static_cast<ssize_t>(command.size())) {
     Failed("cannot write to its stdin: " + ErrnoString(errno), false);

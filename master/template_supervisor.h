@@ -43,11 +43,12 @@ class TemplateSupervisor {
   TemplateSupervisor& operator=(const TemplateSupervisor&) = delete;
 
   void Start();
-  /// Asks the template for child `id`; returns the child's pid. Throws
+  /// Asks the template for child `id`, whose stdout and stderr go to the two
+  /// FIFOs; returns the child's pid. Throws
   /// std::runtime_error (the template is then written off or restarted) when
   /// no child was made.
   pid_t Fork(uint64_t id, const std::string& socket_path, const std::string& token,
-             const std::string& output_fifo);
+             const std::string& stdout_fifo, const std::string& stderr_fifo);
   /// The reaper collected `pid`; false when it is not this template.
   bool OnExit(pid_t pid, int wait_status);
   /// Restarts after the backoff; enforces spawn_timeout and kill_timeout.

@@ -13,7 +13,7 @@
 #
 # Protocol with the master:
 #   stdin (commands, one per line, fields separated by tabs):
-#     fork <child_id> <socket_path> <ready_token> <output_fifo>
+#     fork <child_id> <socket_path> <ready_token> <stdout_fifo> <stderr_fifo>
 #   stdout (replies, one line each):
 #     valved-ready <token>                 loaded and warmed up: send commands
 #     valved-forked <child_id> <pid>       child <pid> is starting
@@ -34,8 +34,8 @@
 # Fork safety, in the child: the template never started httpuv's server (no
 # listening socket, no background thread); the child starts its own. The
 # master's command pipe (stdin, and R's duplicate of it) is closed and fd 0
-# is /dev/null; stdout and stderr become the child's own FIFO, which the
-# master reads like a fresh child's pipes; the RNG is re-seeded
+# is /dev/null; stdout and stderr become the child's own two FIFOs, which the
+# master reads like a fresh child's pipes (stderr at warn, stdout at info); the RNG is re-seeded
 # (set.seed(NULL): time and pid); the JIT is switched back on. What stays
 # shared: the self-pipes the `later` package creates when it loads (every
 # child inherits the same ones; see valved(8), FORKED CHILDREN).
@@ -118,8 +118,8 @@ child_fds <- new.env(parent = emptyenv())
 become_child <- function(state, cmd) {
   close(state$commands)  # R's file("stdin") is a dup of fd 0: the master's command pipe
   child_fds$stdin <- reopen_fd(0L, "/dev/null", "r")
-  child_fds$stdout <- reopen_fd(1L, cmd$fifo, "w")
-  child_fds$stderr <- reopen_fd(2L, cmd$fifo, "w")
+  child_fds$stdout <- reopen_fd(1L, cmd$stdout_fifo, "w")
+  child_fds$stderr <- reopen_fd(2L, cmd$stderr_fifo, "w")
   compiler::enableJIT(state$jit)
   set.seed(NULL)
   Sys.setenv(VALVED_CHILD_ID = cmd$id)
@@ -157,8 +157,9 @@ fork_child <- function(state, cmd) {
 
 parse_command <- function(line) {
   fields <- strsplit(line, "\t", fixed = TRUE)[[1L]]
-  if (length(fields) != 5L || fields[[1L]] != "fork") return(NULL)
-  list(id = fields[[2L]], socket = fields[[3L]], token = fields[[4L]], fifo = fields[[5L]])
+  if (length(fields) != 6L || fields[[1L]] != "fork") return(NULL)
+  list(id = fields[[2L]], socket = fields[[3L]], token = fields[[4L]],
+       stdout_fifo = fields[[5L]], stderr_fifo = fields[[6L]])
 }
 
 template_main <- function() {

@@ -79,6 +79,9 @@ int Run(Config config, const WorkerArgs& args) {
   try {
     EventBasePtr base(event_base_new());
     if (!base) throw std::runtime_error("event_base_new() failed");
+    // Two priorities: the master channel's events (0) before the clients'
+    // and the children's (1, the default from here on); see IpcChannel.
+    event_base_priority_init(base.get(), 2);
     Worker worker(base.get(), std::move(config), args.id, UniqueFd(args.listen_fd),
                   UniqueFd(args.channel_fd));
     event_base_dispatch(base.get());

@@ -168,8 +168,7 @@ TEST_F(ObserveTest, AccessLogHasOneLinePerRequestAtTheDefaultLevelAndReopens) {
 }
 
 TEST_F(ObserveTest, RErrorsShowAtWarnAndEveryLineIsPrefixed) {
-  // Children started fresh: their stderr reaches the master directly.
-  Valved* valved = StartObservedServing({"--log-level", "notice", "--spawn-method", "fresh"});
+  Valved* valved = StartObservedServing({"--log-level", "notice"});
   ASSERT_NE(valved, nullptr);
   EXPECT_EQ(HttpGet(valved->port(), "/fail").status, 500);
   EXPECT_EQ(HttpGet(valved->port(), "/print").status, 200);

@@ -74,8 +74,8 @@ TEST_F(StatusTest, PagesAndTheirTypes) {
 }
 
 TEST_F(StatusTest, ExactCountersAfterKnownTrafficThroughTwoWorkers) {
-  Valved* valved = StartObservedServing({"-w", "2", "-n", "1", "--n-min", "1", "--max-queue", "1",
-                                         "--max-body-size", "1k", "--spawn-method", "fresh"});
+  Valved* valved = StartObservedServing(
+      {"-w", "2", "-n", "1", "--n-min", "1", "--max-queue", "1", "--max-body-size", "1k"});
   ASSERT_NE(valved, nullptr);
   int port = valved->port();
   // 35 x 200 and 5 x 404 on fresh connections, so both workers get some.
