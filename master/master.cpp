@@ -208,6 +208,10 @@ StatusSnapshot Master::Snapshot() const {
   s.stopping = stop_.has_value();
   s.reloading = reload_.has_value();
   s.last_reload = last_reload_;
+  if (!last_reload_.empty()) {
+    s.last_reload_age_seconds = seconds(last_reload_at_);
+    s.last_reload_unix = started_at_unix_ + seconds(started_at_) - seconds(last_reload_at_);
+  }
   s.reloads_ok = reloads_ok_;
   s.reloads_abandoned = reloads_abandoned_;
   s.queue_length = broker_->waiting();
@@ -378,6 +382,7 @@ void Master::AbandonReload() {
                         << "\nstill serving with the old configuration";
   ++reloads_abandoned_;
   last_reload_ = "abandoned: " + pool_->reload_error();
+  last_reload_at_ = clock_.Now();
   notifier_.Ready("reload abandoned; " + PoolSummary());
   SetConfig(std::move(reload_->previous), reload_->previous_api);
   launcher_->RestoreSpec(std::move(reload_->previous_spec));
@@ -393,6 +398,7 @@ void Master::FinishReload() {
   Log(LogLevel::kNotice) << "reload: new children are serving; old workers and children drain";
   ++reloads_ok_;
   last_reload_ = "ok";
+  last_reload_at_ = clock_.Now();
   notifier_.Ready(PoolSummary());
   reload_.reset();
 }

@@ -122,6 +122,7 @@ class Master final : public LeaseSink {
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_abandoned_ = 0;
   std::string last_reload_;
+  TimePoint last_reload_at_{};  ///< when the last reload ended
   Notifier notifier_;
   bool ready_notified_ = false;
   // Teardown runs bottom-up: everything holding events goes before the base.

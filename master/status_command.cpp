@@ -64,6 +64,9 @@ std::string Summary(const Object::Ptr& s) {
   Object::Ptr queue = s->getObject("queue");
   std::string config = s->getValue<std::string>("config_file");
   std::string reload = s->getValue<std::string>("last_reload");
+  double reload_age = s->optValue<double>("last_reload_age_seconds", -1);
+  if (reload.empty()) reload = "none";
+  if (reload_age >= 0) reload += " (" + Duration(reload_age) + " ago)";
   std::string text = "valved " + s->getValue<std::string>("version") + ", master pid " +
                      std::to_string(s->getValue<long>("master_pid")) + ", up " +
                      Duration(s->getValue<double>("uptime_seconds")) + ", generation " +
@@ -82,8 +85,8 @@ std::string Summary(const Object::Ptr& s) {
       totals->getValue<long>("rejected"));
   text += "children spawned " + std::to_string(totals->getValue<long>("spawns")) + ", crashed " +
           std::to_string(totals->getValue<long>("crashes")) + ", failed to start " +
-          std::to_string(totals->getValue<long>("boot_failures")) +
-          "; last reload: " + (reload.empty() ? "none" : reload) + "\n";
+          std::to_string(totals->getValue<long>("boot_failures")) + "; last reload: " + reload +
+          "\n";
   return text;
 }
 

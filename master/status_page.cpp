@@ -22,7 +22,7 @@ td.l, th.l { text-align: left; }
 .Draining { background: #d9c3f0; }
 .Stopping { background: #e0e0e0; }
 #summary span { display: inline-block; margin-right: 1.5em; }
-#ready.yes { color: #1a7f1a; } #ready.no { color: #b00020; }
+#ready.yes, #reload.ok { color: #1a7f1a; } #ready.no, #reload.abandoned { color: #b00020; }
 #error { color: #b00020; }
 </style>
 </head>
@@ -37,6 +37,7 @@ td.l, th.l { text-align: left; }
 <span>oldest wait: <b id="wait">?</b></span>
 <span>requests/s: <b id="rate">?</b></span>
 <span>requests: <b id="requests">?</b></span>
+<span>last reload: <b id="reload">?</b></span>
 </div>
 <div id="readiness"></div>
 <div id="error"></div>
@@ -95,6 +96,9 @@ function show(s) {
   set("queue", s.queue.length);
   set("wait", s.queue.oldest_wait_seconds.toFixed(1) + " s");
   set("requests", s.totals.requests);
+  set("reload", s.last_reload === "" ? "none" :
+      s.last_reload + ", " + s.last_reload_age_seconds.toFixed(0) + " s ago");
+  document.getElementById("reload").className = s.last_reload.split(":")[0];
   if (last) {
     const rate = (s.totals.requests - last.requests) / ((now - last.at) / 1000);
     set("rate", rate.toFixed(1));

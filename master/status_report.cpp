@@ -186,6 +186,13 @@ void PoolFamilies(MetricsText& m, const StatusSnapshot& s) {
   m.Family("valved_reloads_total", "counter", "Reloads (SIGHUP) by result.");
   m.Sample("valved_reloads_total", {{"result", "ok"}}, s.reloads_ok);
   m.Sample("valved_reloads_total", {{"result", "abandoned"}}, s.reloads_abandoned);
+  m.Family("valved_last_reload_successful", "gauge",
+           "0 when the last reload was abandoned, else 1 (also before any reload).");
+  m.Sample("valved_last_reload_successful", {},
+           uint64_t{s.last_reload.rfind("abandoned", 0) == 0 ? 0u : 1u});
+  m.Family("valved_last_reload_timestamp_seconds", "gauge",
+           "When the last reload ended (took over or was abandoned), in Unix time; 0 before any.");
+  m.Sample("valved_last_reload_timestamp_seconds", {}, s.last_reload_unix);
 }
 
 }  // namespace
@@ -212,6 +219,7 @@ std::string StatusJson(const StatusSnapshot& s) {
   o->set("stopping", s.stopping);
   o->set("reloading", s.reloading);
   o->set("last_reload", s.last_reload);
+  o->set("last_reload_age_seconds", Rounded(s.last_reload_age_seconds));
   Object::Ptr queue = NewObject();
   queue->set("length", s.queue_length);
   queue->set("oldest_wait_seconds", Rounded(s.oldest_wait_seconds));

@@ -60,7 +60,9 @@ struct StatusSnapshot {
   std::string readiness;  ///< why ready or not, one sentence
   bool stopping = false;
   bool reloading = false;
-  std::string last_reload;  ///< "" never; "ok", or "abandoned: <why>"
+  std::string last_reload;              ///< "" never; "ok", or "abandoned: <why>"
+  double last_reload_age_seconds = -1;  ///< since the last reload ended; -1 never
+  double last_reload_unix = 0;          ///< when it ended, Unix time; 0 never
   uint64_t reloads_ok = 0;
   uint64_t reloads_abandoned = 0;
   size_t queue_length = 0;

@@ -19,6 +19,7 @@ TEST(StatusCommand, PrintsTheSummaryAWorkerAndAChildRowFromStatusJson) {
   s.n_max = 10;
   s.readiness = "ready: 1 of 1 R children ready";
   s.last_reload = "ok";
+  s.last_reload_age_seconds = 95;
   s.workers.push_back({1, 1, 4131, "Running", 3725, 2, 600, 7 << 20});
   s.children.push_back({3, 4188, "Busy", 1, 300, 120, 45.25, 1.5, 120 << 20, "", 1});
   s.requests.CountRequest("GET", 200, std::chrono::milliseconds(3));
@@ -29,7 +30,7 @@ TEST(StatusCommand, PrintsTheSummaryAWorkerAndAChildRowFromStatusJson) {
   EXPECT_NE(text.find("ready: 1 of 1 R children ready\n"), std::string::npos) << text;
   EXPECT_NE(text.find("config /etc/valve.yaml, API /srv/api/plumber.R"), std::string::npos);
   EXPECT_NE(text.find("requests: 1 (2xx 1, 4xx 0, 5xx 0)"), std::string::npos) << text;
-  EXPECT_NE(text.find("last reload: ok"), std::string::npos);
+  EXPECT_NE(text.find("last reload: ok (95s ago)\n"), std::string::npos);
   EXPECT_NE(text.find("R children (1 of n_max 10 busy):"), std::string::npos) << text;
   EXPECT_NE(text.find("  3    4188     Busy"), std::string::npos) << text;
   EXPECT_NE(text.find("worker#1"), std::string::npos) << text;
