@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -112,7 +113,12 @@ TEST_F(StatusTest, ExactCountersAfterKnownTrafficThroughTwoWorkers) {
   EXPECT_EQ(Metric(m, R"(valved_rejections_total{status="413"})"), 1);
   EXPECT_EQ(Metric(m, R"(valved_rejections_total{status="503"})"), 3);
   EXPECT_EQ(Metric(m, R"(valved_queue_denials_total{reason="queue_full"})"), 3);
-  EXPECT_EQ(Metric(m, "valved_queued_requests_total"), 1);
+  // Requests that waited: the one queued behind /sleep, and any that came
+  // while the child's previous lease was still being released (a race that
+  // a busy machine loses often). The master logs each one it grants.
+  size_t waited = instance()->LogLines(std::regex("waited .*s for a free child")).size();
+  EXPECT_GE(waited, 1u);
+  EXPECT_EQ(Metric(m, "valved_queued_requests_total"), static_cast<double>(waited));
   // Every request but the 413 asked for a child; 42 got one (37 + 5).
   EXPECT_EQ(Metric(m, "valved_queue_wait_seconds_count"), 45);
   EXPECT_EQ(Metric(m, R"(valved_queue_wait_seconds_bucket{le="+Inf"})"), 45);
