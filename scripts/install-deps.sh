@@ -16,6 +16,8 @@ packages=(
   curl procps
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
   mandoc  # man-page lint, a unit test (tests/CMakeLists.txt)
+  chromium  # headless, loads the status page in tests/integration/status_page_test.cpp
+  prometheus  # its promtool lints /metrics in tests/integration/metrics_lint_test.cpp
 )
 if [ "${1:-}" = bench ]; then
   packages+=(haproxy nginx-light wrk)

@@ -746,13 +746,33 @@ Valved* ValvedTest::StartServing(const std::vector<std::string>& args, Millis ti
 }
 
 RunResult ValvedTest::RunToExit(const std::vector<std::string>& args, Millis timeout) {
+  return Run(ValvedBinary(), args, timeout,
+             {{"VALVED_LAUNCHER", LauncherCopy()}, {"VALVED_TEST_DIR", dir_.string()}});
+}
+
+RunResult ValvedTest::RunProgram(const std::string& program, const std::vector<std::string>& args,
+                                 Millis timeout, const std::map<std::string, std::string>& env) {
+  RunResult result = Run(program, args, timeout, env);
+  // A program that forks (chromium) leaves its exited descendants to the test
+  // process, the subreaper: reap them, and let the others finish exiting.
+  Eventually(
+      timeout,
+      [&] {
+        for (const ProcInfo& stray : StrayChildren())
+          if (stray.IsZombie()) waitpid(stray.pid, nullptr, WNOHANG);
+        return StrayChildren().empty();
+      },
+      "every process " + program + " started has exited");
+  return result;
+}
+
+RunResult ValvedTest::Run(const std::string& program, const std::vector<std::string>& args,
+                          Millis timeout, const std::map<std::string, std::string>& env) {
   std::string name = "run-" + std::to_string(++run_count_);
   Valved valved(name, dir_ / (name + ".log"), 0);
-  std::map<std::string, std::string> env = {{"VALVED_LAUNCHER", LauncherCopy()},
-                                            {"VALVED_TEST_DIR", dir_.string()}};
   RunResult result;
   auto start = SteadyClock::now();
-  if (!valved.Spawn(ValvedBinary(), args, env, dir_)) return result;
+  if (!valved.Spawn(program, args, env, dir_)) return result;
   std::optional<int> status = valved.WaitExit(timeout);
   if (!status) {
     valved.KillGroup();

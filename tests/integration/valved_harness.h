@@ -250,6 +250,12 @@ class ValvedTest : public ::testing::Test {
   /// Runs valved with exactly `args` until it exits (or `timeout`, then
   /// SIGKILL): for --version, --help, -t and start-up failures.
   RunResult RunToExit(const std::vector<std::string>& args, Millis timeout = Millis(60'000));
+  /// Runs `program` (a path) with `args` and `env` added, in dir(), in a
+  /// process group of its own, until it exits or `timeout` passes (then
+  /// SIGKILL to that group): for the tools a test drives (chromium,
+  /// promtool). Its stdout and stderr go together to a log file in dir().
+  RunResult RunProgram(const std::string& program, const std::vector<std::string>& args,
+                       Millis timeout, const std::map<std::string, std::string>& env = {});
 
   /// Stops `valved` with SIGTERM as teardown would, and checks the exit.
   /// Returns the wait status (fails the test if it had to SIGKILL).
@@ -273,6 +279,9 @@ class ValvedTest : public ::testing::Test {
   std::vector<ProcInfo> StrayChildren() const;
 
  private:
+  /// RunProgram() without waiting for what the program started.
+  RunResult Run(const std::string& program, const std::vector<std::string>& args, Millis timeout,
+                const std::map<std::string, std::string>& env);
   void CheckInstance(Valved& valved);
   void CheckStrays();
   void CheckLogErrors(const Valved& valved);
