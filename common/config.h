@@ -44,10 +44,16 @@ struct Config {
   Duration timeout = std::chrono::seconds(300);           ///< R response before 504 (0: none)
   Duration header_timeout = std::chrono::seconds(30);     ///< client request head before 408
   Duration keepalive_timeout = std::chrono::seconds(15);  ///< idle client connection
-  bool child_keepalive = true;     ///< reuse a worker's connection to a child for its next request
-  int64_t max_body_size = 0;       ///< request body bytes (0: unlimited) -> 413
-  int limit_request_line = 8190;   ///< request line bytes -> 414
-  int limit_request_fields = 100;  ///< header fields -> 431
+  bool child_keepalive = true;    ///< reuse a worker's connection to a child for its next request
+  bool request_buffering = true;  ///< read request bodies whole before leasing a child
+  int64_t request_buffer_size = 65536;            ///< request body bytes kept in memory
+  bool response_buffering = true;                 ///< take responses from R at R's pace
+  int64_t response_buffer_size = 262144;          ///< response bytes kept in memory per connection
+  int64_t temp_file_limit = 1073741824;           ///< most bytes a worker keeps in temporary files
+  std::string temp_dir;                           ///< where temporary files go
+  int64_t max_body_size = 0;                      ///< request body bytes (0: unlimited) -> 413
+  int limit_request_line = 8190;                  ///< request line bytes -> 414
+  int limit_request_fields = 100;                 ///< header fields -> 431
   int limit_request_headers_size = 32768;         ///< header section bytes -> 431
   std::string forwarded_allow_ips = "127.0.0.1";  ///< peers whose X-Forwarded-* are believed
 

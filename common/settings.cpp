@@ -272,12 +272,65 @@ const Entry kEntries[] = {
               "interim response, and nothing is ever pipelined. false sends every request with "
               "Connection: close on a connection of its own."},
      .field = &Config::child_keepalive},
+    {.info =
+         {"request_buffering", T::kBool, "", "BOOL", kRequests,
+          "read request bodies whole before leasing a child",
+          "A request body is read whole (in memory up to request_buffer_size, then in a temporary "
+          "file in temp_dir) before a child is leased, so a slow upload never holds an R process; "
+          "valved answers Expect: 100-continue itself, and the child gets the body with a "
+          "Content-Length. false streams the body to the child as it arrives: the child is then "
+          "held for as long as the client takes to send it (httpuv reads a whole body before the "
+          "API runs in any case, so this only saves the temporary file of a very large upload)."},
+     .field = &Config::request_buffering},
+    {.info = {"request_buffer_size", T::kSize, "", "SIZE", kRequests,
+              "request body bytes kept in memory",
+              "How much of a request body a connection keeps in memory while it is read; the rest "
+              "goes to an unlinked temporary file in temp_dir. Bytes, or a number with k, m or g."},
+     .field = &Config::request_buffer_size,
+     .min = 1,
+     .max = kInt64Max},
+    {.info = {"response_buffering", T::kBool, "", "BOOL", kRequests,
+              "take responses from R at R's pace",
+              "A response is read from the child as fast as the child writes it (in memory up to "
+              "response_buffer_size, then in a temporary file in temp_dir) and the lease ends as "
+              "soon as the child is done, while the client takes the response at its own pace. No "
+              "byte is held back: each goes to the client as soon as the client can take it. false "
+              "passes every response at the client's pace, so a slow reader holds the child until "
+              "it has read everything (for responses too large for temp_dir). The API can choose "
+              "per response with an X-Accel-Buffering: no (or yes) field, which is not passed on."},
+     .field = &Config::response_buffering},
+    {.info = {"response_buffer_size", T::kSize, "", "SIZE", kRequests,
+              "response bytes kept in memory per connection",
+              "How many response bytes a connection keeps in memory while its client is slower "
+              "than R; the rest goes to an unlinked temporary file in temp_dir. Bytes, or a number "
+              "with k, m or g."},
+     .field = &Config::response_buffer_size,
+     .min = 1,
+     .max = kInt64Max},
+    {.info = {"temp_file_limit", T::kSize, "", "SIZE", kRequests,
+              "most bytes a worker keeps in temporary files",
+              "The most bytes of request and response bodies one worker keeps in temporary files "
+              "at once. When it is reached (or the disk is full), a request body that does not fit "
+              "gets 507 Insufficient Storage, and a response is taken from R only as fast as the "
+              "client reads it. 0 means no limit but the disk's."},
+     .field = &Config::temp_file_limit,
+     .max = kInt64Max},
+    {.info =
+         {"temp_dir", T::kString, "", "DIR", kRequests, "where temporary files go",
+          "The directory for the temporary files of request_buffering and response_buffering. They "
+          "are created unlinked (O_TMPFILE, or unlinked at once where the file system lacks it), "
+          "so "
+          "nothing is left behind whatever way a worker ends, and the space of bytes already sent "
+          "is freed at once. Empty means valved's private runtime directory (see runtime_dir), "
+          "which is often a tmpfs (/run): its files then take memory, so point temp_dir at a disk "
+          "with room for temp_file_limit per worker when large bodies are expected."},
+     .field = &Config::temp_dir},
     {.info = {"max_body_size", T::kSize, "", "SIZE", kRequests,
               "largest request body; 0 = unlimited",
               "The largest request body accepted; a larger one gets 413 Content Too Large. "
-              "Bytes, or a number with k, m or g. Bodies are streamed to R, not held in "
-              "valved's memory, so this limits what the API is sent, not valved's memory use. 0 "
-              "means no limit."},
+              "Bytes, or a number with k, m or g. With request_buffering a body beyond "
+              "request_buffer_size waits in a temporary file, not in memory, so this also bounds "
+              "that file. 0 means no limit."},
      .field = &Config::max_body_size,
      .max = kInt64Max},
     {.info = {"forwarded_allow_ips", T::kString, "", "LIST", kRequests,

@@ -118,8 +118,8 @@ void Master::Setup() {
         Guard("worker message", [&] { OnWorkerMessage(id, m); });
       },
       [this](uint64_t id) { Guard("worker lost", [&] { OnWorkerLost(id); }); }};
-  supervisor_ = std::make_unique<WorkerSupervisor>(base_.get(), config_, clock_, exe,
-                                                   std::move(listeners), std::move(hooks));
+  supervisor_ = std::make_unique<WorkerSupervisor>(
+      base_.get(), config_, clock_, exe, std::move(listeners), std::move(hooks), runtime_dir_);
   InstallSignals();
   if (status_listener) StartStatusServer(std::move(status_listener));
 }

@@ -60,11 +60,13 @@ const char* ToString(WorkerState state) {
 }
 
 WorkerSupervisor::WorkerSupervisor(event_base* base, const Config& config, const Clock& clock,
-                                   std::string exe, std::vector<UniqueFd> listeners, Hooks hooks)
+                                   std::string exe, std::vector<UniqueFd> listeners, Hooks hooks,
+                                   std::string runtime_dir)
     : base_(base),
       config_(config),
       clock_(clock),
       exe_(std::move(exe)),
+      runtime_dir_(std::move(runtime_dir)),
       hooks_(std::move(hooks)),
       graveyard_(base) {
   for (UniqueFd& listener : listeners) slots_.push_back(Slot{std::move(listener)});
@@ -81,6 +83,7 @@ std::vector<std::string> WorkerSupervisor::WorkerArgs(const Worker& worker, int 
       exe_, "worker", "--channel-fd=" + std::to_string(channel_fd),
       "--listen-fd=" + std::to_string(slots_[worker.slot].listener.get()),
       "--id=" + std::to_string(worker.id)};
+  if (!runtime_dir_.empty()) args.push_back("--runtime-dir=" + runtime_dir_);
   for (const auto& [key, value] : SettingsOf(config_)) args.push_back("--set=" + key + "=" + value);
   return args;
 }

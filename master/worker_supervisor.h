@@ -48,8 +48,9 @@ class WorkerSupervisor {
   /// `listeners[i]` is slot i's listening socket. The master keeps it, so a
   /// worker re-forked into the slot takes over the same accept queue
   /// (closing a SO_REUSEPORT socket drops the connections queued on it).
+  /// Workers are told `runtime_dir`, where their temporary files go by default.
   WorkerSupervisor(event_base* base, const Config& config, const Clock& clock, std::string exe,
-                   std::vector<UniqueFd> listeners, Hooks hooks);
+                   std::vector<UniqueFd> listeners, Hooks hooks, std::string runtime_dir = "");
   ~WorkerSupervisor();
   /// The settings workers forked from now on get (reload); running workers
   /// keep theirs until ReplaceAll() swaps them.
@@ -114,6 +115,7 @@ class WorkerSupervisor {
   Config config_;
   const Clock& clock_;
   std::string exe_;
+  std::string runtime_dir_;  // the workers' default temp_dir
   std::vector<Slot> slots_;
   Hooks hooks_;
   std::vector<std::unique_ptr<Worker>> workers_;  // every worker process not yet reaped

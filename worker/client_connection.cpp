@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/log.h"
 
@@ -46,6 +47,7 @@ ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, ClientPeer
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(host.base(), fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  UseLargeIo(bev_.get());
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   bufferevent_setwatermark(bev_.get(), EV_READ, 0, kClientReadHigh);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
@@ -136,6 +138,7 @@ bool ClientConnection::CanParse() const {
   switch (phase_) {
     case Phase::kReadingHead:
     case Phase::kIdle:
+    case Phase::kReadingBody:
       return true;
     case Phase::kProxying:  // the body flows only as fast as the child takes it
       return !request_complete_ && upstream_ && !upstream_->full();
@@ -172,7 +175,23 @@ void ClientConnection::OnRequestHead() {
   ForgetExchange();
   req_ = host_.NextRequestId();
   started_at_ = std::chrono::steady_clock::now();
+  if (host_.config().request_buffering && parser_.head().has_body()) return StartReadingBody();
   AcquireLease();
+}
+
+// The body is read whole before a child is leased, so that a slow upload
+// holds no R process. The client that waits for 100 Continue gets it now:
+// valved, not R, accepts the body.
+void ClientConnection::StartReadingBody() {
+  phase_ = Phase::kReadingBody;
+  request_body_.reset(evbuffer_new());
+  // It will be moved into the child's socket output: its file segments are
+  // then sent with sendfile(), never mapped.
+  evbuffer_set_flags(request_body_.get(), EVBUFFER_FLAG_DRAINS_TO_FD);
+  if (ExpectsContinue(parser_.head())) Write("HTTP/1.1 100 Continue\r\n\r\n");
+  ArmTimer(host_.config().timeout);
+  parser_.Resume();
+  ParseInput();
 }
 
 // The parser stays paused at the end of the head until a child is connected,
@@ -199,7 +218,8 @@ void ClientConnection::OnLeaseAnswer(const MasterLink::LeaseAnswer& answer) {
 void ClientConnection::StartProxying(const ipc::Grant& grant) {
   child_id_ = grant.child_id;
   granted_at_ = std::chrono::steady_clock::now();
-  const RequestHead& head = parser_.head();
+  RequestHead head = parser_.head();
+  if (request_body_) head = WithBufferedBody(head, evbuffer_get_length(request_body_.get()));
   bool keep_alive = host_.config().child_keepalive && !head.is_head();
   upstream_ = std::make_unique<Upstream>(host_.base(), host_.master(), host_.child_connections(),
                                          Upstream::Lease{req_, grant.child_id, grant.socket_path},
@@ -211,7 +231,11 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
     return OnConnectFailed();
   }
   phase_ = Phase::kProxying;
-  // A second try of a bodyless request (OnUpstreamFailed): it was read whole.
+  if (request_body_) {
+    upstream_->SendBody(request_body_.get());  // moves the chains, file segments included
+    request_body_.reset();
+  }
+  // A buffered body, or a second try of a bodyless request (OnUpstreamFailed).
   if (request_complete_) return upstream_->EndBody();
   parser_.Resume();
   ParseInput();  // the body, or the end of a bodyless request
@@ -230,10 +254,29 @@ void ClientConnection::OnConnectFailed() {
 }
 
 void ClientConnection::OnRequestBody(std::string_view data) {
+  if (phase_ == Phase::kReadingBody) return BufferBody(data);
   if (upstream_) upstream_->WriteBody(data);
 }
 
+void ClientConnection::BufferBody(std::string_view data) {
+  std::string error;
+  if (!SpoolFor(request_spool_, host_.config().request_buffer_size)
+           .Append(request_body_.get(), {data}, &error))
+    return RespondError(507, "cannot buffer the request body: " + error);
+  ArmTimer(host_.config().timeout);  // bytes arrived
+}
+
 void ClientConnection::OnRequestComplete() {
+  if (phase_ == Phase::kReadingBody) {
+    std::string error;
+    if (!SpoolFor(request_spool_, host_.config().request_buffer_size)
+             .Flush(request_body_.get(), &error))
+      return RespondError(507, "cannot buffer the request body: " + error);
+    request_complete_ = true;
+    evtimer_del(timer_.get());
+    return AcquireLease();
+  }
+  if (phase_ != Phase::kProxying) return;  // refused while buffering
   request_complete_ = true;
   if (upstream_) upstream_->EndBody();
 }
@@ -243,6 +286,9 @@ void ClientConnection::OnRequestComplete() {
 void ClientConnection::ForgetExchange() {
   req_ = 0;
   request_complete_ = false;
+  request_body_.reset();
+  buffer_response_ = false;
+  spool_failed_ = false;
   head_sent_ = false;
   framing_ = BodyFraming::kNone;
   keep_alive_ = false;
@@ -275,6 +321,7 @@ void ClientConnection::OnResponseHead(const ResponseHead& head) {
   keep_alive_ = request.keep_alive && request_complete_ && framing_ != BodyFraming::kUntilClose &&
                 !host_.quitting() && !client_eof_;
   status_ = head.status;
+  buffer_response_ = BuffersResponse(head, host_.config().response_buffering);
   head_sent_ = true;
   Write(ClientResponseHead(head, framing_, keep_alive_, request.http_minor));
 }
@@ -282,9 +329,9 @@ void ClientConnection::OnResponseHead(const ResponseHead& head) {
 void ClientConnection::OnResponseBody(std::string_view data) {
   body_bytes_ += data.size();
   if (framing_ == BodyFraming::kNone) return;
-  if (framing_ == BodyFraming::kChunked) Write(ChunkHeader(data.size()));
-  Write(data);
-  if (framing_ == BodyFraming::kChunked) Write(kChunkEnd);
+  if (framing_ == BodyFraming::kChunked)
+    return WriteBody({ChunkHeader(data.size()), data, kChunkEnd});
+  WriteBody({data});
 }
 
 void ClientConnection::OnResponseEnd() {
@@ -337,8 +384,13 @@ bool ClientConnection::CanRetry() const {
          (head.method == "GET" || head.method == "OPTIONS");
 }
 
+// Buffering takes all the child sends, unless the temporary file failed: then,
+// as without buffering, the child waits for the client.
 bool ClientConnection::IsSinkFull() const {
-  return bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxBuffered;
+  if (!bev_) return false;
+  if (buffer_response_ && !spool_failed_) return false;
+  size_t limit = std::max<size_t>(kMaxBuffered, host_.config().response_buffer_size);
+  return evbuffer_get_length(bufferevent_get_output(bev_.get())) > limit;
 }
 
 void ClientConnection::OnUpstreamDrained() {
@@ -401,6 +453,7 @@ void ClientConnection::HandOffUpstream(const std::string& reason) {
 }
 
 void ClientConnection::HandleDrained() {
+  spool_failed_ = false;  // room again: the file may be tried again
   if (phase_ == Phase::kClosing) return Linger();
   if (upstream_) upstream_->ResumeReading();
 }
@@ -439,6 +492,9 @@ void ClientConnection::HandleTimer() {
     case Phase::kReadingHead:
       return RespondError(
           408, "the request head did not arrive within " + SecondsText(config.header_timeout));
+    case Phase::kReadingBody:
+      return RespondError(408,
+                          "the request body stopped arriving for " + SecondsText(config.timeout));
     case Phase::kIdle:
       // Still sending the last response: wait on while the client reads it.
       if (Unsent() > 0 && SendProgressed()) return WatchSending(config.keepalive_timeout);
@@ -460,6 +516,37 @@ void ClientConnection::Write(std::string_view data) {
   bufferevent_write(bev_.get(), data.data(), data.size());
   written_ += data.size();
   host_.stats().bytes_out += data.size();
+}
+
+// A response body goes through the spool (memory, then the temporary file)
+// when response_buffering is on; if the file fails it stays in memory and
+// IsSinkFull() makes the child wait instead.
+void ClientConnection::WriteBody(std::initializer_list<std::string_view> pieces) {
+  if (!bev_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  size_t before = evbuffer_get_length(out);
+  std::string error;
+  if (!buffer_response_) {
+    Spool::AppendInMemory(out, pieces);
+  } else if (Spool& spool = SpoolFor(response_spool_, host_.config().response_buffer_size);
+             !spool.Append(out, pieces, &error)) {
+    if (!spool_failed_)
+      Log(LogLevel::kWarn) << LogPrefix() << ": " << error << "; the child waits for the client";
+    spool_failed_ = true;
+    Spool::AppendInMemory(out, pieces);
+  } else if (!spool.Flush(out, &error)) {
+    throw std::runtime_error(error);  // bytes lost: Guard() closes the connection
+  }
+  size_t added = evbuffer_get_length(out) - before;
+  written_ += added;
+  host_.stats().bytes_out += added;
+}
+
+Spool& ClientConnection::SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit) {
+  if (!spool)
+    spool = std::make_unique<Spool>(host_.temp_dir(), static_cast<size_t>(memory_limit),
+                                    host_.temp_budget());
+  return *spool;
 }
 
 size_t ClientConnection::Unsent() const {

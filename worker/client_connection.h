@@ -2,6 +2,11 @@
 // pipelining), each proxied to a leased child through an Upstream, responses
 // written back in order, and the connection's timeouts.
 //
+// Buffering (request_buffering, response_buffering): a request body is read
+// whole into a Spool before a child is leased, and a response is taken from
+// the child as fast as it comes, through a Spool into the client's output, so
+// the lease ends when the child is done however slow the client is.
+//
 // Principle: one request at a time. A pipelined request waits, unparsed, in
 // the input buffer until the current response is complete, so responses can
 // only leave in request order. The phase says what the connection is waiting
@@ -29,6 +34,7 @@
 #include "worker/http_util.h"
 #include "worker/master_link.h"
 #include "worker/request_parser.h"
+#include "worker/spool.h"
 #include "worker/upstream.h"
 
 namespace valved::worker {
@@ -44,6 +50,9 @@ class ConnectionHost {
   virtual MasterLink& master() = 0;
   virtual ChildConnections& child_connections() = 0;
   virtual Graveyard& graveyard() = 0;
+  /// Where spools put their temporary files, and the bytes they may hold.
+  virtual const std::string& temp_dir() const = 0;
+  virtual TempFileBudget& temp_budget() = 0;
   virtual uint64_t NextRequestId() = 0;
   virtual uint64_t worker_id() const = 0;
   /// The worker's counters; call StatsChanged() after changing them.
@@ -64,6 +73,7 @@ class ClientConnection final : private Upstream::Sink {
   enum class Phase {
     kReadingHead,      ///< a request head is arriving (header_timeout)
     kIdle,             ///< keep-alive between requests (keepalive_timeout)
+    kReadingBody,      ///< buffering a request body before a lease (timeout without progress)
     kWaitingForLease,  ///< ACQUIRE sent, parser paused, the client is not parsed
     kProxying,         ///< leased: body going up, response coming down (child timeout)
     kClosing,          ///< the last response is being written (timeout without progress)
@@ -101,7 +111,9 @@ class ClientConnection final : private Upstream::Sink {
   void StartProxying(const ipc::Grant& grant);
   void OnConnectFailed();
   bool CanRetry() const;
+  void StartReadingBody();
   void OnRequestBody(std::string_view data);
+  void BufferBody(std::string_view data);
   void OnRequestComplete();
   void ForgetExchange();
   void StartIdle();
@@ -127,6 +139,8 @@ class ClientConnection final : private Upstream::Sink {
   void HandleTimer();
 
   void Write(std::string_view data);
+  void WriteBody(std::initializer_list<std::string_view> pieces);
+  Spool& SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit);
   size_t Unsent() const;
   void WatchSending(Duration duration);
   bool SendProgressed() const;
@@ -149,6 +163,11 @@ class ClientConnection final : private Upstream::Sink {
   bool request_complete_ = false;                     // its body has been read
   bool client_eof_ = false;                           // the client shut its sending side
   std::unique_ptr<Upstream> upstream_;
+  EvbufferPtr request_body_;               // the buffered body, until it goes to the child
+  std::unique_ptr<Spool> request_spool_;   // kept for the connection's next requests
+  std::unique_ptr<Spool> response_spool_;  // (their temporary files are reused)
+  bool buffer_response_ = false;  // this response goes through response_spool_ (BuffersResponse)
+  bool spool_failed_ = false;     // the response spool's file failed: push back on the child
   uint64_t child_id_ = 0;
   int connect_attempts_ = 0;  // leases granted whose child could not be connected to
   bool served_ = false;       // a response has been completed on this connection

@@ -205,6 +205,26 @@ std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer,
   return out + "\r\n";
 }
 
+RequestHead WithBufferedBody(const RequestHead& request, uint64_t length) {
+  RequestHead sent = request;
+  sent.chunked = false;
+  sent.content_length = length;
+  std::erase_if(sent.headers, [](const Header& h) { return EqualsIgnoreCase(h.name, "Expect"); });
+  return sent;
+}
+
+bool ExpectsContinue(const RequestHead& request) {
+  return request.http_minor >= 1 && FindHeader(request.headers, "Expect") != nullptr;
+}
+
+bool BuffersResponse(const ResponseHead& response, bool configured) {
+  const Header* field = FindHeader(response.headers, kBufferingField);
+  if (!field) return configured;
+  if (EqualsIgnoreCase(field->value, "no")) return false;
+  if (EqualsIgnoreCase(field->value, "yes")) return true;
+  return configured;
+}
+
 BodyFraming ChooseFraming(const ResponseHead& response, int client_http_minor) {
   if (response.bodyless) return BodyFraming::kNone;
   if (response.content_length) return BodyFraming::kLength;
@@ -215,7 +235,8 @@ std::string ClientResponseHead(const ResponseHead& response, BodyFraming framing
                                int client_http_minor) {
   std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " + response.reason + "\r\n";
   for (const Header& h : WithoutHopByHop(response.headers)) {
-    if (!EqualsIgnoreCase(h.name, "Content-Length")) AppendField(out, h.name, h.value);
+    if (!EqualsIgnoreCase(h.name, "Content-Length") && !EqualsIgnoreCase(h.name, kBufferingField))
+      AppendField(out, h.name, h.value);
   }
   AppendFraming(out, response, framing);
   if (response.is_interim()) return out + "\r\n";

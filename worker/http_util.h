@@ -74,6 +74,21 @@ inline constexpr std::string_view kPeerField = "X-Valved-Peer";
 std::string ChildRequestHead(const RequestHead& request, const ClientPeer& peer,
                              bool keep_alive = false);
 
+/// `request` as sent to a child once valved holds its whole body of `length`
+/// bytes: framed by Content-Length, without Expect (valved has answered it).
+RequestHead WithBufferedBody(const RequestHead& request, uint64_t length);
+
+/// True when the client waits for 100 Continue before sending its body.
+bool ExpectsContinue(const RequestHead& request);
+
+/// The response field with which the API turns response buffering off (or
+/// on) for one response, as behind nginx; it is not passed to the client.
+inline constexpr std::string_view kBufferingField = "X-Accel-Buffering";
+
+/// Whether `response` is taken from the child at the child's pace:
+/// `configured` (response_buffering) unless kBufferingField says "no" or "yes".
+bool BuffersResponse(const ResponseHead& response, bool configured);
+
 /// How a response body is delimited towards the client.
 enum class BodyFraming {
   kNone,        ///< no body: a response to HEAD, 1xx, 204, 304

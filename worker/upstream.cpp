@@ -73,6 +73,7 @@ bool Upstream::Start(const std::string& request_head, bool chunked_body, std::st
       return false;
     }
     bev_.reset(bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE));
+    UseLargeIo(bev_.get());
     if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
   }
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
@@ -91,6 +92,12 @@ void Upstream::WriteBody(std::string_view data) {
   }
   evbuffer_add(out, data.data(), data.size());
   if (chunked_body_) evbuffer_add(out, kChunkEnd.data(), kChunkEnd.size());
+  NoteProgress();
+}
+
+void Upstream::SendBody(evbuffer* body) {
+  if (!bev_ || write_broken_) return;
+  evbuffer_add_buffer(bufferevent_get_output(bev_.get()), body);
   NoteProgress();
 }
 

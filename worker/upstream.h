@@ -46,6 +46,15 @@ namespace valved::worker {
 
 /// Bytes queued towards a peer before the other side stops being read.
 inline constexpr size_t kMaxBuffered = 256 * 1024;
+/// The most one read or write on a socket moves (libevent's default is 4 KiB
+/// per read, which costs a 1 MiB response 256 reads and as many parser calls).
+inline constexpr size_t kMaxSingleIo = 64 * 1024;
+
+/// Sets kMaxSingleIo on a bufferevent.
+inline void UseLargeIo(bufferevent* bev) {
+  bufferevent_set_max_single_read(bev, kMaxSingleIo);
+  bufferevent_set_max_single_write(bev, kMaxSingleIo * 4);
+}
 
 class Upstream {
  public:
@@ -106,6 +115,8 @@ class Upstream {
   bool Start(const std::string& request_head, bool chunked_body, std::string* error);
   /// Queues request body bytes (chunk-framed when the request is chunked).
   void WriteBody(std::string_view data);
+  /// Moves a whole buffered body (already framed by Content-Length) to the child.
+  void SendBody(evbuffer* body);
   /// The request body is complete.
   void EndBody();
   /// True while more than kMaxBuffered request bytes wait for the child.

@@ -46,7 +46,7 @@ void SetParserHeadLimit(const Config& config) {
 }  // namespace
 
 Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
-               UniqueFd channel_fd)
+               UniqueFd channel_fd, const std::string& runtime_dir)
     : base_(base),
       config_(std::move(config)),
       id_(id),
@@ -55,6 +55,10 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
                                    [this](const std::string& reason) { OnMasterLost(reason); },
                                    [this] { OnReopen(); }}),
+      temp_dir_(!config_.temp_dir.empty() ? config_.temp_dir
+                : !runtime_dir.empty()    ? runtime_dir
+                                          : "/tmp"),
+      temp_budget_(static_cast<uint64_t>(config_.temp_file_limit)),
       graveyard_(base),
       listener_(base, std::move(listen_fd),
                 [this](UniqueFd fd, const sockaddr* address, int length) {

@@ -25,8 +25,10 @@ namespace valved::worker {
 class Worker final : private ConnectionHost {
  public:
   /// Sends HELLO and starts accepting on `listen_fd`. Throws when the access
-  /// log cannot be opened.
-  Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd, UniqueFd channel_fd);
+  /// log cannot be opened. Temporary files go in temp_dir, else `runtime_dir`,
+  /// else /tmp.
+  Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd, UniqueFd channel_fd,
+         const std::string& runtime_dir = "");
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -35,6 +37,8 @@ class Worker final : private ConnectionHost {
   std::optional<int> exit_code() const { return exit_code_; }
   size_t connections() const { return connections_.size(); }
   size_t orphans() const { return orphans_.size(); }
+  /// Bytes waiting in temporary files.
+  uint64_t temp_file_bytes() const { return temp_budget_.used(); }
 
  private:
   // ConnectionHost.
@@ -43,6 +47,8 @@ class Worker final : private ConnectionHost {
   MasterLink& master() override { return master_; }
   ChildConnections& child_connections() override { return child_connections_; }
   Graveyard& graveyard() override { return graveyard_; }
+  const std::string& temp_dir() const override { return temp_dir_; }
+  TempFileBudget& temp_budget() override { return temp_budget_; }
   uint64_t NextRequestId() override { return next_request_id_++; }
   uint64_t worker_id() const override { return id_; }
   RequestStats& stats() override { return stats_; }
@@ -73,6 +79,8 @@ class Worker final : private ConnectionHost {
   bool quitting_ = false;
   std::optional<int> exit_code_;
   MasterLink master_;
+  std::string temp_dir_;
+  TempFileBudget temp_budget_;  // before the connections, whose spools give bytes back to it
   ChildConnections child_connections_;  // before graveyard_: upstreams there use it
   Graveyard graveyard_;
   // Keyed by address: a connection reports itself by reference.

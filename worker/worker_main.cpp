@@ -47,6 +47,10 @@ bool ParseArg(int argc, char** argv, int* i, WorkerArgs* args, std::string* erro
   if (value_of("--channel-fd=", &value)) return SetNumber(value, &args->channel_fd);
   if (value_of("--listen-fd=", &value)) return SetNumber(value, &args->listen_fd);
   if (value_of("--id=", &value)) return SetNumber(value, &args->id);
+  if (value_of("--runtime-dir=", &value)) {
+    args->runtime_dir = std::string(value);
+    return true;
+  }
   if (value_of("--set=", &value)) return ParseSetting(value, args, error);
   if (arg == "--set" && *i + 1 < argc) return ParseSetting(argv[++*i], args, error);
   *error = "unknown argument \"" + std::string(arg) + "\"";
@@ -83,7 +87,7 @@ int Run(Config config, const WorkerArgs& args) {
     // and the children's (1, the default from here on); see IpcChannel.
     event_base_priority_init(base.get(), 2);
     Worker worker(base.get(), std::move(config), args.id, UniqueFd(args.listen_fd),
-                  UniqueFd(args.channel_fd));
+                  UniqueFd(args.channel_fd), args.runtime_dir);
     event_base_dispatch(base.get());
     return worker.exit_code().value_or(kExitSoftware);
   } catch (const std::exception& e) {

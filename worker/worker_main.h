@@ -21,6 +21,7 @@ struct WorkerArgs {
   int channel_fd = -1;
   int listen_fd = -1;
   uint64_t id = 0;
+  std::string runtime_dir;  ///< the master's runtime directory: temp_dir when that is empty
   std::vector<std::pair<std::string, std::string>> settings;  ///< (key, value) in order
 };
 

@@ -1,7 +1,9 @@
 // Issue 3, streaming with backpressure against real R children
 // (tests/fixtures/http.R): a 1 GiB upload and a 1 GiB download pass through
-// one worker whose peak resident memory stays under 64 MiB, and clients that
-// stall, reading or sending, do not stall the worker's other connections.
+// one worker whose peak resident memory stays under 64 MiB (buffered, as by
+// default: the bytes beyond the memory buffers wait in temporary files), and
+// clients that stall, reading or sending, do not stall the worker's other
+// connections (unbuffered: the streaming mode).
 #include <iostream>
 #include <regex>
 #include <string>
@@ -62,8 +64,11 @@ TEST_F(HttpStreamingTest, GigabyteUploadAndDownloadKeepTheWorkerSmall) {
   EXPECT_LT(peak, kWorkerRssLimitKib);
 }
 
+// With buffering off both ways (request_buffering, response_buffering: the
+// streaming mode), stalled clients hold their children but nothing else.
 TEST_F(HttpStreamingTest, StalledClientsDoNotStallTheWorkersOtherConnections) {
-  Valved* valved = StartHttp(3, {"--log-level", "debug"});
+  Valved* valved = StartHttp(3, {"--log-level", "debug", "--set", "request_buffering=false",
+                                 "--set", "response_buffering=false"});
   ASSERT_NE(valved, nullptr);
   // One client does not read a 200 MB response, another stops mid-upload.
   RawSocket reader(valved->port(), /*small_receive_buffer=*/true);

@@ -65,12 +65,14 @@ bool RawSocket::Send(std::string_view bytes) {
   return bytes.empty();
 }
 
-bool RawSocket::Receive(Millis timeout) {
+bool RawSocket::Receive(Millis timeout) { return ReceiveAtMost(65536, timeout); }
+
+bool RawSocket::ReceiveAtMost(size_t max_bytes, Millis timeout) {
   if (fd_ == -1 || closed_) return false;
   pollfd ready{fd_, POLLIN, 0};
   if (poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) return false;
   char chunk[65536];
-  ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+  ssize_t n = recv(fd_, chunk, std::min(max_bytes, sizeof chunk), 0);
   if (n <= 0) {
     closed_ = true;  // closed or reset
     return false;

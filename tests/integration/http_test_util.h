@@ -41,6 +41,9 @@ class RawSocket {
   /// Waits up to `timeout` for bytes or the close; appends what came to
   /// received(). False when nothing came.
   bool Receive(Millis timeout);
+  /// Waits up to `timeout` for bytes and appends at most `max_bytes` of them
+  /// to received(), as a slow reader does. False when nothing came.
+  bool ReceiveAtMost(size_t max_bytes, Millis timeout);
   /// Receives until received() contains `text`; false at the deadline or close.
   bool ReceiveUntil(std::string_view text, Millis timeout);
   /// Receives until the server closes; false at the deadline.

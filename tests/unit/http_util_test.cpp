@@ -219,6 +219,17 @@ TEST(HttpUtil, ClientResponseHeadKeepsStatusReasonAndCookies) {
   EXPECT_FALSE(Contains(head, "keep-alive"));
 }
 
+TEST(HttpUtil, XAccelBufferingChoosesBufferingForOneResponseAndStaysHere) {
+  EXPECT_TRUE(BuffersResponse(Response(200, {}), true));
+  EXPECT_FALSE(BuffersResponse(Response(200, {}), false));
+  EXPECT_FALSE(BuffersResponse(Response(200, {{"x-accel-buffering", "No"}}), true));
+  EXPECT_TRUE(BuffersResponse(Response(200, {{"X-Accel-Buffering", "yes"}}), false));
+  EXPECT_TRUE(BuffersResponse(Response(200, {{"X-Accel-Buffering", "maybe"}}), true));
+  ResponseHead r = Response(200, {{"X-Accel-Buffering", "no"}, {"Content-Length", "0"}});
+  r.content_length = 0;
+  EXPECT_FALSE(Contains(ClientResponseHead(r, BodyFraming::kLength, true, 1), "Accel"));
+}
+
 TEST(HttpUtil, ClientResponseHeadSaysCloseOrKeepAliveForHttp10) {
   ResponseHead r = Response(200, {{"Content-Length", "3"}});
   r.content_length = 3;

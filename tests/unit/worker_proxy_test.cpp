@@ -229,6 +229,9 @@ class TestClient {
     setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     Close();
   }
+  /// Stops reading without shrinking the receive buffer; ResumeReading() goes on.
+  void PauseReading() { event_del(read_.get()); }
+  void ResumeReading() { event_add(read_.get(), nullptr); }
   /// Shuts the sending side only, as some clients do after a request.
   void HalfClose() { ::shutdown(fd_.get(), SHUT_WR); }
   /// Stops reading, as a client that stalls: the response piles up in the kernel.
@@ -310,6 +313,7 @@ class WorkerProxyTest : public ::testing::Test {
     config_.timeout = 5s;
     config_.header_timeout = 5s;
     config_.keepalive_timeout = 5s;
+    config_.temp_dir = dir_;
   }
 
   void TearDown() override {
@@ -652,6 +656,7 @@ TEST_F(WorkerProxyTest, SlowChildGives504AndReleasesTimedOut) {
 }
 
 TEST_F(WorkerProxyTest, ClientThatStopsReadingIsCutOffAndTheChildReleasedOk) {
+  config_.response_buffering = false;
   config_.timeout = 200ms;
   std::string big(16 << 20, 'x');
   child_->respond = [&](const std::string&) -> std::optional<std::string> {
@@ -802,6 +807,7 @@ TEST_F(WorkerProxyTest, HalfCloseAfterTheChildHasTheRequestStillGetsTheResponse)
 }
 
 TEST_F(WorkerProxyTest, ChunkedUploadIsRechunkedForTheChild) {
+  config_.request_buffering = false;
   StartWorker();
   TestClient& client = Connect();
   client.Send(
@@ -878,6 +884,123 @@ TEST_F(WorkerProxyTest, HeadResponseHasNoBodyAndKeepsTheConnection) {
   EXPECT_EQ(client.received.find("hello"), std::string::npos);
 }
 
+TEST_F(WorkerProxyTest, BufferedChunkedUploadReachesTheChildWithALength) {
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send(
+      "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  ASSERT_EQ(child_->requests.size(), 1u);
+  const std::string& sent = child_->requests[0];
+  EXPECT_EQ(sent.find("Transfer-Encoding"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("\r\nContent-Length: 11\r\n"), std::string::npos) << sent;
+  EXPECT_EQ(sent.substr(sent.find("\r\n\r\n") + 4), "hello world");
+}
+
+TEST_F(WorkerProxyTest, SlowUploadIsReadWholeBeforeAChildIsLeased) {
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+  RunFor(200ms);
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty()) << "a lease asked for before the body";
+  client.Send("defghij");
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  ASSERT_EQ(child_->requests.size(), 1u);
+  EXPECT_EQ(child_->requests[0].substr(child_->requests[0].find("\r\n\r\n") + 4), "abcdefghij");
+}
+
+TEST_F(WorkerProxyTest, BufferedBodyStoppingGives408WithoutALease) {
+  config_.timeout = 200ms;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 408);
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
+}
+
+TEST_F(WorkerProxyTest, ValvedAnswers100ContinueAndRNeverSeesExpect) {
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 100);
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
+  client.Send("body");
+  ASSERT_TRUE(RunUntilResponses(client, 2));
+  EXPECT_EQ(client.Responses()[1].head.status, 200);
+  ASSERT_EQ(child_->requests.size(), 1u);
+  EXPECT_EQ(child_->requests[0].find("Expect"), std::string::npos) << child_->requests[0];
+}
+
+TEST_F(WorkerProxyTest, BodyBeyondTheMemoryLimitGoesThroughATempFileIntact) {
+  config_.request_buffer_size = 1024;
+  StartWorker();
+  TestClient& client = Connect();
+  std::string body;
+  for (int i = 0; i < 300000; ++i) body += static_cast<char>('a' + i % 26);
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\n\r\n" + body);
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  ASSERT_EQ(child_->requests.size(), 1u);
+  EXPECT_TRUE(child_->requests[0].substr(child_->requests[0].find("\r\n\r\n") + 4) == body);
+  // Unlinked from the start: nothing is left in the directory.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_),
+                          std::filesystem::directory_iterator()),
+            1);  // child.sock
+}
+
+TEST_F(WorkerProxyTest, MissingTempDirGives507WithoutALease) {
+  config_.request_buffer_size = 16;
+  config_.temp_dir = dir_ + "/missing";
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" +
+              std::string(100, 'x'));
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 507);
+  EXPECT_NE(client.Responses()[0].body.find("temporary file"), std::string::npos)
+      << client.Responses()[0].body;
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
+}
+
+TEST_F(WorkerProxyTest, TempFileLimitGives507) {
+  config_.request_buffer_size = 16;
+  config_.temp_file_limit = 50;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" +
+              std::string(100, 'x'));
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_EQ(client.Responses()[0].head.status, 507);
+}
+
+// The child's answer is taken whole while the client reads nothing: the
+// lease ends at once, and the client can still read every byte afterwards.
+TEST_F(WorkerProxyTest, SlowReaderDoesNotHoldTheChild) {
+  config_.response_buffer_size = 64 * 1024;
+  std::string big(16 << 20, 'x');  // more than the kernel's socket buffers hold
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  child_->respond = [&](const std::string&) -> std::optional<std::string> {
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big;
+  };
+  StartWorker();
+  TestClient& client = Connect();
+  client.PauseReading();
+  client.Send(kGet);
+  ASSERT_TRUE(RunUntil([&] { return Releases().size() == 1; }));
+  EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kOk);
+  EXPECT_LT(client.received.size(), big.size());
+  EXPECT_GT(worker_->temp_file_bytes(), 0u) << "the rest waits in the temporary file";
+  client.ResumeReading();
+  ASSERT_TRUE(RunUntil([&] { return client.received.size() >= big.size(); }))
+      << client.received.size() << " bytes received";
+  ASSERT_TRUE(RunUntilResponses(client, 1));
+  EXPECT_TRUE(client.Responses()[0].body == big);
+  EXPECT_EQ(worker_->temp_file_bytes(), 0u);
+}
+
 TEST_F(WorkerProxyTest, InterimResponsesReachHttp11Clients) {
   ChildAnswers("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   StartWorker();
@@ -910,7 +1033,20 @@ TEST_F(WorkerProxyTest, OversizedBodyIs413BeforeALease) {
   EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
 }
 
+TEST_F(WorkerProxyTest, BufferedChunkedBodyOverTheLimitIs413WithoutALease) {
+  config_.max_body_size = 10;
+  StartWorker();
+  TestClient& client = Connect();
+  client.Send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n");
+  client.Send("8\r\n01234567\r\n0\r\n\r\n");
+  ASSERT_TRUE(RunUntil([&] { return client.eof; }));
+  ASSERT_EQ(client.Responses().size(), 1u);
+  EXPECT_EQ(client.Responses()[0].head.status, 413);
+  EXPECT_TRUE(master_->All<ipc::Acquire>().empty());
+}
+
 TEST_F(WorkerProxyTest, ChunkedBodyOverTheLimitIsAbortedAndTheChildReleasedOk) {
+  config_.request_buffering = false;
   config_.max_body_size = 10;
   ChildIsSilent();
   StartWorker();
