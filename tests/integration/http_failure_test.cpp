@@ -159,8 +159,11 @@ TEST_F(HttpFailureTest, RequestRRefusesDoesNotCondemnTheChild) {
   EXPECT_EQ(HttpGet(valved->port(), "/ping").body, "pong");
 }
 
+// Streaming mode (request_buffering off): the child is leased while the body
+// arrives. (Buffered, a child is never leased for a body still arriving: see
+// http_buffering_test.)
 TEST_F(HttpFailureTest, ClientLeavingMidUploadFreesTheChildAtOnce) {
-  Valved* valved = StartHttp(1, {"--log-level", "debug"});
+  Valved* valved = StartHttp(1, {"--log-level", "debug", "--set", "request_buffering=false"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   {
@@ -209,8 +212,9 @@ TEST_F(HttpFailureTest, ClientLeavingMidResponseLeaksNothingToTheNextClient) {
   }
 }
 
+// Streaming mode (response_buffering off): the child waits for the client.
 TEST_F(HttpFailureTest, ClientThatStopsReadingIsCutOffAndTheChildFreed) {
-  Valved* valved = StartHttp(1, {"--timeout", "2s"});
+  Valved* valved = StartHttp(1, {"--timeout", "2s", "--set", "response_buffering=false"});
   ASSERT_NE(valved, nullptr);
   pid_t before = PidOf(*valved);
   RawSocket stalled(valved->port(), /*small_receive_buffer=*/true);
@@ -220,6 +224,21 @@ TEST_F(HttpFailureTest, ClientThatStopsReadingIsCutOffAndTheChildFreed) {
   EXPECT_EQ(JsonNumber(next.body, "pid").value_or(0), before) << next.Describe();
   EXPECT_GE(next.seconds, 1.5);
   EXPECT_LT(next.seconds, 10.0);
+  EXPECT_TRUE(stalled.ReceiveUntilClosed(30s)) << "the stalled connection was not closed";
+}
+
+// Buffered (the default): the child is free as soon as R has written the
+// response; the client that stops reading is still cut off, after
+// keepalive_timeout without progress, and its temporary file goes with it.
+TEST_F(HttpFailureTest, BufferedClientThatStopsReadingFreesTheChildAndIsCutOffLater) {
+  Valved* valved = StartHttp(1, {"--timeout", "2s", "--keepalive-timeout", "2s"});
+  ASSERT_NE(valved, nullptr);
+  pid_t before = PidOf(*valved);
+  RawSocket stalled(valved->port(), /*small_receive_buffer=*/true);
+  stalled.Send("GET /bytes?n=100000000 HTTP/1.1\r\nHost: a\r\n\r\n");
+  HttpResponse next = HttpGet(valved->port(), "/pid", 30s);
+  EXPECT_EQ(JsonNumber(next.body, "pid").value_or(0), before) << next.Describe();
+  EXPECT_LT(next.seconds, 10.0) << "the stalled client held the only child";
   EXPECT_TRUE(stalled.ReceiveUntilClosed(30s)) << "the stalled connection was not closed";
 }
 
