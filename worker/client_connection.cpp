@@ -88,6 +88,8 @@ void ClientConnection::OnRead(bufferevent*, void* arg) {
       evbuffer_drain(in, evbuffer_get_length(in));  // nobody will answer it
       return;
     }
+    // A body being buffered is all taken: read it in large pieces.
+    if (self->phase_ == Phase::kReadingBody) ReadAvailable(self->bev_.get());
     self->ParseInput();
   });
 }

@@ -140,6 +140,7 @@ void Upstream::OnRead(bufferevent*, void* arg) {
   auto* self = static_cast<Upstream*>(arg);
   self->Guard([self] {
     self->NoteProgress();
+    if (!self->reading_paused_ && !self->finished_) ReadAvailable(self->bev_.get());
     self->ReadResponse();
   });
 }

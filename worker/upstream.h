@@ -41,20 +41,12 @@
 #include "worker/child_connections.h"
 #include "worker/master_link.h"
 #include "worker/response_parser.h"
+#include "worker/socket_io.h"
 
 namespace valved::worker {
 
 /// Bytes queued towards a peer before the other side stops being read.
 inline constexpr size_t kMaxBuffered = 256 * 1024;
-/// The most one read or write on a socket moves (libevent's default is 4 KiB
-/// per read, which costs a 1 MiB response 256 reads and as many parser calls).
-inline constexpr size_t kMaxSingleIo = 64 * 1024;
-
-/// Sets kMaxSingleIo on a bufferevent.
-inline void UseLargeIo(bufferevent* bev) {
-  bufferevent_set_max_single_read(bev, kMaxSingleIo);
-  bufferevent_set_max_single_write(bev, kMaxSingleIo * 4);
-}
 
 class Upstream {
  public:

@@ -1,0 +1,31 @@
+// How much a worker moves per system call on its sockets.
+//
+// libevent 2.1 reads at most 4 KiB per evbuffer_read() (EVBUFFER_MAX_READ;
+// evbuffer_set_max_read() only exists from 2.2), whatever
+// bufferevent_set_max_single_read() says: a 1 MiB response from R cost 256
+// wake-ups of the loop, each with an ioctl(FIONREAD), a readv() and two
+// epoll_ctl() calls. ReadAvailable() lets a read callback take the rest of
+// what is waiting in 64 KiB readv() calls instead.
+#pragma once
+
+#include <cstddef>
+
+#include "common/event_ptr.h"
+
+namespace valved::worker {
+
+/// The most one readv() asks for.
+inline constexpr size_t kMaxSingleIo = 64 * 1024;
+/// The most ReadAvailable() takes per call (per wake-up of the loop).
+inline constexpr size_t kMaxReadPerWakeup = 4 * kMaxSingleIo;
+
+/// Lets libevent write up to 4 * kMaxSingleIo per writev() or sendfile().
+void UseLargeIo(bufferevent* bev);
+
+/// Reads what `bev`'s socket holds, up to `limit` bytes, into its input
+/// buffer, in kMaxSingleIo pieces. Stops at EAGAIN, an EOF or an error and
+/// leaves those to libevent's next read, which reports them as usual.
+/// Returns the bytes read.
+size_t ReadAvailable(bufferevent* bev, size_t limit = kMaxReadPerWakeup);
+
+}  // namespace valved::worker
