@@ -113,9 +113,10 @@ TEST_F(StatusTest, ExactCountersAfterKnownTrafficThroughTwoWorkers) {
   EXPECT_EQ(Metric(m, R"(valved_rejections_total{status="413"})"), 1);
   EXPECT_EQ(Metric(m, R"(valved_rejections_total{status="503"})"), 3);
   EXPECT_EQ(Metric(m, R"(valved_queue_denials_total{reason="queue_full"})"), 3);
-  // Requests that waited: the one queued behind /sleep, and any that came
-  // while the child's previous lease was still being released (a race that
-  // a busy machine loses often). The master logs each one it grants.
+  // Requests that waited: the one queued behind /sleep, and any that asked
+  // while the child's previous lease was not yet released (rare since a
+  // worker's RELEASE leaves before the response it ends, but the master reads
+  // each worker's channel in its own turn). The master logs each one it grants.
   size_t waited = instance()->LogLines(std::regex("waited .*s for a free child")).size();
   EXPECT_GE(waited, 1u);
   EXPECT_EQ(Metric(m, "valved_queued_requests_total"), static_cast<double>(waited));
