@@ -31,12 +31,13 @@ struct Config {
       std::chrono::seconds(60);  ///< a Spawning child not ready by then is killed
   Duration kill_timeout = std::chrono::seconds(5);       ///< SIGINT to SIGKILL for a stopping child
   Duration graceful_timeout = std::chrono::seconds(30);  ///< TERM: in-flight requests get this long
-  int max_requests = 0;             ///< recycle a child after this many requests (0: never)
-  bool warmup = false;              ///< two router calls before ready (R compiles plumber's code)
-  int64_t max_memory = 0;           ///< recycle a child whose RSS passes this many bytes (0: never)
-  int max_requests_jitter = 0;      ///< random 0..jitter added to max_requests per child
-  std::string rscript = "Rscript";  ///< the R front end used to start children
-  std::string runtime_dir;          ///< where child sockets live; "" = $XDG_RUNTIME_DIR or /tmp
+  int max_requests = 0;         ///< recycle a child after this many requests (0: never)
+  bool warmup = false;          ///< two router calls before ready (R compiles plumber's code)
+  int64_t max_memory = 0;       ///< recycle a child whose RSS passes this many bytes (0: never)
+  int max_requests_jitter = 0;  ///< random 0..jitter added to max_requests per child
+  int max_concurrency_per_child = 1;  ///< requests one R child serves at once (async APIs)
+  std::string rscript = "Rscript";    ///< the R front end used to start children
+  std::string runtime_dir;            ///< where child sockets live; "" = $XDG_RUNTIME_DIR or /tmp
 
   // --- requests (worker)
   int max_queue = 1000;                                   ///< waiting requests before 503

@@ -199,6 +199,18 @@ const Entry kEntries[] = {
               "so that children started together are not all recycled at the same moment. "
               "Ignored when max_requests is 0."},
      .field = &Config::max_requests_jitter},
+    {.info = {"max_concurrency_per_child", T::kInt, "", "N", kPool,
+              "requests one R child serves at once (async APIs)",
+              "How many requests one R child may serve at the same time. 1 (the default) gives "
+              "each child one request at a time, which is all a plain plumber API can use. An "
+              "API whose endpoints return promises (promises::future_promise() with "
+              "future::plan(multisession), say) lets httpuv take more requests while one "
+              "waits, as plain plumber does: set this to how many such requests a child should "
+              "hold at once. Requests go to the least busy child; a new child starts only when "
+              "every child holds this many. If one of them times out or breaks the child, the "
+              "others on that child get 502."},
+     .field = &Config::max_concurrency_per_child,
+     .min = 1},
     {.info =
          {"warmup", T::kBool, "", "BOOL", kPool,
           "warm children up with two requests before they serve",

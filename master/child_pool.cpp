@@ -25,6 +25,13 @@
 // (see README, "Choosing max_spawning"). Whichever child is ready first
 // serves the oldest waiter.
 //
+// Concurrency: a child serves up to max_concurrency_per_child requests at
+// once (default 1), one lease each, for APIs built on promises: while one
+// request waits on a future, httpuv reads the next one from another
+// connection. Busy means "at least one lease"; a request is given to the
+// least loaded child, and a new child is called for only when no Ready, Busy
+// or Spawning child has a free slot. n_max still counts processes.
+//
 // Boot failures back off exponentially (1 s, 2 s, 4 s ... 30 s), so a broken
 // plumber file is never a fork bomb. If the API fails to load before any
 // child was ever ready, the pool records a fatal error: the master reports
@@ -103,7 +110,10 @@ bool ChildPool::OnExit(pid_t pid, int wait_status) {
                           << (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL
                                   ? "; killed by someone else, or out of memory?"
                                   : "")
-                          << (child->lease ? "; its request gets a 502" : "");
+                          << (child->leases.empty()
+                                  ? ""
+                                  : "; its " + std::to_string(child->leases.size()) +
+                                        " request(s) get a 502");
   }
   Transition(*child, ChildState::kDead, how);
   launcher_.Forget(child->id);
@@ -146,68 +156,97 @@ void ChildPool::BackOff() {
                        << " time(s) in a row; next start in " << Seconds(delay) << "s";
 }
 
-// Most recently idle first (LIFO), but a child due for replacement only when
-// no other is free: it should serve as little as possible past its limit.
-RChild* ChildPool::PickIdle() {
+// A child due for replacement only when no other is free: it should serve as
+// little as possible past its limit. Then the fewest leases (R runs one
+// handler at a time: spreading requests keeps each one's wait short), then
+// most recently idle first (LIFO).
+RChild* ChildPool::PickFree() {
   RChild* best = nullptr;
   auto better = [](const RChild& a, const RChild* b) {
     if (!b) return true;
     bool a_due = a.replacement != Replacement::kNone;
     if (a_due != (b->replacement != Replacement::kNone)) return !a_due;
+    if (a.leases.size() != b->leases.size()) return a.leases.size() < b->leases.size();
     return a.state_since > b->state_since;
   };
   for (auto& [id, child] : children_) {
-    if (child->state == ChildState::kReady && better(*child, best)) best = child.get();
+    bool serving = child->state == ChildState::kReady || child->state == ChildState::kBusy;
+    if (serving && child->leases.size() < Concurrency() && better(*child, best)) best = child.get();
   }
   return best;
 }
 
 void ChildPool::Lease(RChild& child, LeaseRef lease) {
-  child.lease = lease;
-  child.leased_at = clock_.Now();
+  child.leases.push_back(lease);
   ++child.requests;
-  Transition(child, ChildState::kBusy,
-             "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req));
+  std::string reason =
+      "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req);
+  if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
+    ScheduleReplacement(child, RecycleReason::kMaxRequests,
+                        "served max_requests (" + std::to_string(child.requests) + ")");
+  if (child.state != ChildState::kReady) {
+    Log(LogLevel::kDebug) << Name(child) << ": " << reason << " (" << child.leases.size()
+                          << " leases)";
+    return;
+  }
+  child.leased_at = clock_.Now();
+  Transition(child, ChildState::kBusy, reason);
 }
 
 void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
                         const std::function<bool(const RChild&)>& still_accepts) {
-  auto it = children_.find(child_id);
-  if (it == children_.end() || it->second->lease != lease) {
+  RChild* child = FindMutable(child_id);
+  auto held = child ? std::find(child->leases.begin(), child->leases.end(), lease)
+                    : std::vector<LeaseRef>::iterator{};
+  if (!child || held == child->leases.end()) {
     Log(LogLevel::kDebug) << "release of unknown lease w" << lease.worker_id << "/" << lease.req
                           << " on child#" << child_id << " ignored";
     return;
   }
-  RChild& child = *it->second;
-  child.lease.reset();
-  child.busy_total += std::chrono::duration_cast<Duration>(clock_.Now() - child.leased_at);
+  child->leases.erase(held);
+  bool idle = child->leases.empty();
+  if (idle)
+    child->busy_total += std::chrono::duration_cast<Duration>(clock_.Now() - child->leased_at);
   std::string reason = std::string("released ") + ipc::ToString(outcome);
-  if (child.state == ChildState::kDraining) return Stop(child, SIGINT, reason);
-  if (outcome == ipc::Outcome::kTimedOut) return Stop(child, SIGKILL, "no response in time");
-  if (outcome == ipc::Outcome::kBroken && !still_accepts(child))
-    return Stop(child, SIGKILL, "released broken and its socket no longer accepts");
-  if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
-    ScheduleReplacement(child, RecycleReason::kMaxRequests,
-                        "served max_requests (" + std::to_string(child.requests) + ")");
-  Transition(child, ChildState::kReady, reason);
+  // A stuck or broken child takes its other requests with it: R runs one
+  // handler at a time, so they could not have finished either.
+  if (outcome == ipc::Outcome::kTimedOut) return Stop(*child, SIGKILL, "no response in time");
+  if (outcome == ipc::Outcome::kBroken && !still_accepts(*child))
+    return Stop(*child, SIGKILL, "released broken and its socket no longer accepts");
+  if (!idle) {
+    Log(LogLevel::kDebug) << Name(*child) << ": " << reason << " (" << child->leases.size()
+                          << " leases left)";
+    return;
+  }
+  if (child->state == ChildState::kDraining) return Stop(*child, SIGINT, reason);
+  Transition(*child, ChildState::kReady, reason);
 }
 
 void ChildPool::RevokeLeasesOf(uint64_t worker_id) {
   for (auto& [id, child] : children_) {
-    if (child->lease && child->lease->worker_id == worker_id) {
-      child->lease.reset();
-      Stop(*child, SIGKILL, "its worker died mid-request");
-    }
+    bool held = std::any_of(child->leases.begin(), child->leases.end(),
+                            [&](const LeaseRef& l) { return l.worker_id == worker_id; });
+    if (held) Stop(*child, SIGKILL, "its worker died mid-request");
   }
 }
 
 void ChildPool::Reconcile(size_t waiters) {
   SpawnSuccessors();
-  size_t ready = Count(ChildState::kReady);
-  size_t spawning = Count(ChildState::kSpawning);
-  size_t unserved = waiters > ready + spawning ? waiters - ready - spawning : 0;
+  size_t free = FreeSlots();
+  size_t unserved = waiters > free ? waiters - free : 0;
   size_t want = std::max(static_cast<size_t>(config_.n_min), LiveCount() + unserved);
   while (LiveCount() < want && CanSpawn()) Spawn();
+}
+
+size_t ChildPool::FreeSlots() const {
+  size_t free = 0;
+  for (const auto& [id, child] : children_) {
+    if (child->state == ChildState::kSpawning) free += Concurrency();
+    bool serving = child->state == ChildState::kReady || child->state == ChildState::kBusy;
+    if (serving && child->leases.size() < Concurrency())
+      free += Concurrency() - child->leases.size();
+  }
+  return free;
 }
 
 bool ChildPool::CanSpawn() const {
@@ -366,7 +405,7 @@ void ChildPool::RetireAll(int signo) {
 void ChildPool::KillAll() {
   retiring_ = true;
   for (auto& [id, child] : children_) {
-    child->lease.reset();
+    child->leases.clear();
     if (child->state != ChildState::kStopping)
       Transition(*child, ChildState::kStopping, "fast stop");
     Signal(*child, SIGKILL);
@@ -374,7 +413,7 @@ void ChildPool::KillAll() {
 }
 
 void ChildPool::Stop(RChild& child, int signo, std::string_view reason) {
-  child.lease.reset();
+  child.leases.clear();
   Transition(child, ChildState::kStopping, reason);
   Signal(child, signo);
 }
@@ -403,6 +442,12 @@ size_t ChildPool::Count(ChildState state) const {
   return static_cast<size_t>(std::count_if(children_.begin(), children_.end(), [&](const auto& kv) {
     return kv.second->state == state;
   }));
+}
+
+size_t ChildPool::LeaseCount() const {
+  size_t leases = 0;
+  for (const auto& [id, child] : children_) leases += child->leases.size();
+  return leases;
 }
 
 size_t ChildPool::LiveCount() const {
@@ -438,8 +483,13 @@ std::string ChildPool::Name(const RChild& child) const {
 std::string ChildPool::VerifyInvariants() const {
   for (const auto& [id, child] : children_) {
     bool leased = child->state == ChildState::kBusy || child->state == ChildState::kDraining;
-    if (leased != child->lease.has_value())
-      return Name(*child) + ": lease does not match state " + ToString(child->state);
+    if (leased == child->leases.empty())
+      return Name(*child) + ": leases do not match state " + ToString(child->state);
+    for (auto l = child->leases.begin(); l != child->leases.end(); ++l) {
+      if (std::find(l + 1, child->leases.end(), *l) != child->leases.end())
+        return Name(*child) + ": lease w" + std::to_string(l->worker_id) + "/" +
+               std::to_string(l->req) + " held twice";
+    }
     if (child->state == ChildState::kDead) return Name(*child) + ": Dead child kept";
   }
   if (LiveCount() > static_cast<size_t>(config_.n_max))

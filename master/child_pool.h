@@ -68,16 +68,22 @@ class ChildPool {
   bool OnExit(pid_t pid, int wait_status);
 
   // --- leases
-  /// The idle child to lease next (most recently idle first, so the rest can
-  /// age out), or nullptr.
-  RChild* PickIdle();
+  /// The child to lease next, or nullptr: one with fewer than
+  /// max_concurrency_per_child leases, the least loaded first (an idle child
+  /// before a busy one), and among idle ones the most recently idle, so that
+  /// the rest can age out.
+  RChild* PickFree();
+  /// Adds `lease` to the child (Ready -> Busy on the first one). A child that
+  /// reaches max_requests is due for replacement from now on.
   void Lease(RChild& child, LeaseRef lease);
   /// Ends the lease `lease` on child `child_id`; unknown leases are ignored
   /// (a child may have died first). `still_accepts` is consulted only for
-  /// ipc::Outcome::kBroken: a child whose socket still accepts goes back to Ready.
+  /// ipc::Outcome::kBroken: a child whose socket still accepts keeps serving.
+  /// A child whose last lease ends goes back to Ready (or stops, if Draining).
   void Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
                const std::function<bool(const RChild&)>& still_accepts);
-  /// The worker died: nobody can vouch for what its children compute; stop them.
+  /// The worker died: nobody can vouch for what the children it had leases on
+  /// compute; stop them (their other requests, if any, get a 502).
   void RevokeLeasesOf(uint64_t worker_id);
 
   // --- periodic
@@ -106,6 +112,8 @@ class ChildPool {
 
   // --- queries
   size_t Count(ChildState state) const;
+  /// Leases held now, over all children.
+  size_t LeaseCount() const;
   /// Spawning, Ready or Busy: what counts towards n_min.
   size_t LiveCount() const;
   bool empty() const { return children_.empty(); }
@@ -144,6 +152,13 @@ class ChildPool {
   RChild* FindByPid(pid_t pid);
   std::string Name(const RChild& child) const;
   bool CanSpawn() const;
+  /// Requests the pool can take without a new child: the free lease slots of
+  /// Ready and Busy children, and all those of Spawning ones.
+  size_t FreeSlots() const;
+  /// max_concurrency_per_child; at least 1 here.
+  size_t Concurrency() const {
+    return static_cast<size_t>(std::max(config_.max_concurrency_per_child, 1));
+  }
   /// max_spawning, which main() resolves (0 = CPU count); at least 1 here.
   size_t MaxSpawning() const { return static_cast<size_t>(std::max(config_.max_spawning, 1)); }
 

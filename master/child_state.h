@@ -5,9 +5,9 @@ namespace valved::master {
 
 enum class ChildState {
   kSpawning = 0,  ///< launched; waiting for its ready line (spawn_timeout running)
-  kReady,         ///< idle and healthy; the only leasable state
-  kBusy,          ///< leased to exactly one request
-  kDraining,      ///< retired while Busy; stops when its lease ends
+  kReady,         ///< idle and healthy: no lease
+  kBusy,          ///< serving 1..max_concurrency_per_child requests (leases)
+  kDraining,      ///< retired while Busy; stops when its last lease ends
   kStopping,      ///< SIGINT sent; SIGKILL once kill_timeout passes
   kDead,          ///< reaped; erased right after the transition is handled
 };

@@ -1,10 +1,11 @@
 // Principle
 //
 // A request waits here, in one FIFO across all workers, until a child is
-// idle: the oldest waiter gets the first child that becomes Ready, whichever
-// worker it came from. The waitlist is bounded (max_queue) and every waiter
+// free (Ready, or Busy with fewer than max_concurrency_per_child leases): the
+// oldest waiter gets the first child that becomes free, whichever worker it
+// came from. The waitlist is bounded (max_queue) and every waiter
 // has a deadline (queue_timeout); both end in a DENY, which the worker turns
-// into a 503 with Retry-After. A non-empty waitlist with a Ready child never
+// into a 503 with Retry-After. A non-empty waitlist with a free child never
 // survives Dispatch(), which runs after every event.
 //
 // Races between a worker and the master are normal: a CANCEL may cross a
@@ -41,7 +42,7 @@ void LeaseBroker::Release(uint64_t worker_id, const ipc::Release& release,
 
 void LeaseBroker::Dispatch() {
   while (!waitlist_.empty()) {
-    RChild* child = pool_.PickIdle();
+    RChild* child = pool_.PickFree();
     if (!child) break;
     Waiter waiter = waitlist_.front();
     waitlist_.pop_front();

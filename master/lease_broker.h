@@ -33,7 +33,7 @@ class LeaseBroker {
   /// Ends a lease; `still_accepts` is the pool's probe for a child released broken.
   void Release(uint64_t worker_id, const ipc::Release& release,
                const std::function<bool(const RChild&)>& still_accepts);
-  /// Pairs waiters with idle children, oldest waiter first, then lets the
+  /// Pairs waiters with free children, oldest waiter first, then lets the
   /// pool spawn for those still waiting. Call after every event.
   void Dispatch();
   /// DENYs waiters older than queue_timeout.

@@ -204,6 +204,7 @@ StatusSnapshot Master::Snapshot() const {
   s.generation = pool_->generation();
   s.n_min = config_.n_min;
   s.n_max = config_.n_max;
+  s.max_concurrency_per_child = config_.max_concurrency_per_child;
   s.ready = IsReady(&s.readiness);
   s.stopping = stop_.has_value();
   s.reloading = reload_.has_value();
@@ -225,11 +226,13 @@ StatusSnapshot Master::Snapshot() const {
   }
   for (const auto& [id, child] : pool_->children()) {
     Duration busy = child->busy_total;
-    if (child->lease) busy += std::chrono::duration_cast<Duration>(now - child->leased_at);
-    s.children.push_back({child->id, child->pid, ToString(child->state), child->generation,
-                          seconds(child->spawned_at), child->requests, Seconds(busy),
-                          seconds(child->state_since), ResidentBytes(child->pid),
-                          child->replacement_reason, child->lease ? child->lease->worker_id : 0});
+    if (!child->leases.empty())
+      busy += std::chrono::duration_cast<Duration>(now - child->leased_at);
+    s.children.push_back(
+        {child->id, child->pid, ToString(child->state), child->generation,
+         seconds(child->spawned_at), child->requests, Seconds(busy), seconds(child->state_since),
+         ResidentBytes(child->pid), child->replacement_reason,
+         child->leases.empty() ? 0 : child->leases.front().worker_id, child->leases.size()});
   }
   s.pool = pool_->counters();
   s.requests = totals_.Total();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "master/child_state.h"
@@ -36,13 +37,15 @@ struct RChild {
   std::string socket_path;
   ChildState state = ChildState::kSpawning;
   TimePoint spawned_at{};
-  TimePoint state_since{};        ///< when `state` was entered (idle since, busy since)
-  TimePoint signalled_at{};       ///< the last stop signal; SIGKILL kill_timeout after it
-  std::optional<LeaseRef> lease;  ///< set exactly while Busy or Draining
-  uint64_t requests = 0;          ///< leases served
-  TimePoint leased_at{};          ///< when the current lease began
-  Duration busy_total{};          ///< time spent leased, over all ended leases
-  int max_requests = 0;           ///< recycle after this many (0: never); jitter applied
+  TimePoint state_since{};   ///< when `state` was entered (idle since, busy since)
+  TimePoint signalled_at{};  ///< the last stop signal; SIGKILL kill_timeout after it
+  /// The requests it serves now, oldest first: not empty exactly while Busy
+  /// or Draining; at most max_concurrency_per_child.
+  std::vector<LeaseRef> leases;
+  uint64_t requests = 0;  ///< leases granted
+  TimePoint leased_at{};  ///< when it last went from no lease to one (busy since)
+  Duration busy_total{};  ///< time spent holding at least one lease, before leased_at
+  int max_requests = 0;   ///< recycle after this many (0: never); jitter applied
   Replacement replacement = Replacement::kNone;
   std::string replacement_reason;  ///< why it is due ("served max_requests (20)", "reload")
   uint64_t successor = 0;    ///< kSuccessorStarting, kReplaced: the child that replaces this one

@@ -117,8 +117,12 @@ std::string Children(const Array::Ptr& children, long n_max) {
   for (size_t i = 0; i < children->size(); ++i) {
     Object::Ptr c = children->getObject(static_cast<unsigned>(i));
     std::string note = c->getValue<std::string>("retiring");
-    if (note.empty() && c->getValue<long>("lease_worker") > 0)
+    long leases = c->optValue<long>("leases", 0);
+    if (note.empty() && leases > 1) {
+      note = std::to_string(leases) + " requests";
+    } else if (note.empty() && c->getValue<long>("lease_worker") > 0) {
       note = "worker#" + std::to_string(c->getValue<long>("lease_worker"));
+    }
     text +=
         Printf("  %-4ld %-8ld %-9s %8.1f %4ld %8s %9ld %8.1f %8.1f  %s\n", c->getValue<long>("id"),
                c->getValue<long>("pid"), c->getValue<std::string>("state").c_str(),

@@ -75,7 +75,7 @@ function drawChild(row, c) {
   cell(row, "#" + c.id); cell(row, c.pid); cell(row, c.state, "l");
   cell(row, c.state_seconds.toFixed(1)); cell(row, c.generation); cell(row, c.age_seconds.toFixed(0));
   cell(row, c.requests); cell(row, c.busy_seconds.toFixed(2)); cell(row, mib(c.rss_bytes));
-  cell(row, c.retiring ? "replacing: " + c.retiring : (c.lease_worker ? "worker#" + c.lease_worker : ""), "l");
+  cell(row, c.retiring ? "replacing: " + c.retiring : (c.leases > 1 ? c.leases + " requests" : c.lease_worker ? "worker#" + c.lease_worker : ""), "l");
 }
 function drawWorker(row, w) {
   row.className = "worker";

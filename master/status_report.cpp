@@ -41,6 +41,7 @@ Object::Ptr ChildJson(const ChildStatus& c) {
   o->set("rss_bytes", c.rss_bytes);
   o->set("retiring", c.retiring);
   o->set("lease_worker", c.lease_worker);
+  o->set("leases", c.leases);
   return o;
 }
 
@@ -150,6 +151,13 @@ void PoolFamilies(MetricsText& m, const StatusSnapshot& s) {
   m.Family("valved_children_busy_ratio", "gauge", "Busy and draining R children divided by n_max.");
   double busy = static_cast<double>(s.ChildrenIn("Busy") + s.ChildrenIn("Draining"));
   m.Sample("valved_children_busy_ratio", {}, s.n_max > 0 ? busy / s.n_max : 0.0);
+  m.Family("valved_leases", "gauge",
+           "Requests R children serve now (leases); at most n_max x max_concurrency_per_child.");
+  m.Sample("valved_leases", {}, static_cast<uint64_t>(s.Leases()));
+  m.Family("valved_leases_ratio", "gauge",
+           "Leases held divided by n_max x max_concurrency_per_child: how full the pool is.");
+  double slots = static_cast<double>(s.n_max) * std::max(s.max_concurrency_per_child, 1);
+  m.Sample("valved_leases_ratio", {}, slots > 0 ? static_cast<double>(s.Leases()) / slots : 0.0);
   m.Family("valved_children_max", "gauge", "n_max: the most R children at once.");
   m.Sample("valved_children_max", {}, static_cast<uint64_t>(s.n_max));
   m.Family("valved_queue_length", "gauge", "Requests waiting for an R child.");
@@ -202,6 +210,12 @@ size_t StatusSnapshot::ChildrenIn(const std::string& state) const {
                                            [&](const ChildStatus& c) { return c.state == state; }));
 }
 
+size_t StatusSnapshot::Leases() const {
+  size_t leases = 0;
+  for (const ChildStatus& c : children) leases += c.leases;
+  return leases;
+}
+
 std::string StatusJson(const StatusSnapshot& s) {
   Object::Ptr o = NewObject();
   o->set("version", s.version);
@@ -214,6 +228,7 @@ std::string StatusJson(const StatusSnapshot& s) {
   o->set("generation", s.generation);
   o->set("n_min", s.n_min);
   o->set("n_max", s.n_max);
+  o->set("max_concurrency_per_child", s.max_concurrency_per_child);
   o->set("ready", s.ready);
   o->set("readiness", s.readiness);
   o->set("stopping", s.stopping);

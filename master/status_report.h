@@ -26,11 +26,12 @@ struct ChildStatus {
   uint64_t generation = 0;
   double age_seconds = 0;     ///< since it was launched
   uint64_t requests = 0;      ///< leases served
-  double busy_seconds = 0;    ///< time leased, the current lease included
+  double busy_seconds = 0;    ///< time holding at least one lease, up to now
   double state_seconds = 0;   ///< in its current state (idle for, busy for, ...)
   int64_t rss_bytes = -1;     ///< -1: unknown
   std::string retiring;       ///< why it is due for replacement; "" if it is not
-  uint64_t lease_worker = 0;  ///< the worker holding its lease (0: none)
+  uint64_t lease_worker = 0;  ///< the worker holding its oldest lease (0: none)
+  size_t leases = 0;          ///< requests it serves now (max_concurrency_per_child at most)
 };
 
 struct WorkerStatus {
@@ -56,6 +57,7 @@ struct StatusSnapshot {
   uint64_t generation = 0;
   int n_min = 0;
   int n_max = 0;
+  int max_concurrency_per_child = 1;
   bool ready = false;
   std::string readiness;  ///< why ready or not, one sentence
   bool stopping = false;
@@ -77,6 +79,8 @@ struct StatusSnapshot {
 
   /// Children in `state` (a ToString(ChildState) name).
   size_t ChildrenIn(const std::string& state) const;
+  /// Leases held now, over all children: the requests R serves.
+  size_t Leases() const;
 };
 
 /// /status: the snapshot as a JSON object (documented in valved(8)).

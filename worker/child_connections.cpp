@@ -23,8 +23,9 @@ bool StillIdle(bufferevent* connection) {
 BuffereventPtr ChildConnections::Take(uint64_t child_id) {
   auto it = idle_.find(child_id);
   if (it == idle_.end()) return nullptr;
-  BuffereventPtr connection = std::move(it->second->connection);
-  idle_.erase(it);
+  BuffereventPtr connection = std::move(it->second.back()->connection);
+  it->second.pop_back();
+  if (it->second.empty()) idle_.erase(it);
   bufferevent_setcb(connection.get(), nullptr, nullptr, nullptr, nullptr);
   if (!StillIdle(connection.get())) {
     Log(LogLevel::kDebug) << "child#" << child_id << ": idle connection closed by the child";
@@ -41,24 +42,35 @@ void ChildConnections::Put(uint64_t child_id, BuffereventPtr connection) {
   bufferevent_disable(bev, EV_WRITE);
   bufferevent_enable(bev, EV_READ);
   bufferevent_set_timeouts(bev, nullptr, nullptr);
-  idle_[child_id] = std::move(idle);  // a connection kept before is closed
+  idle_[child_id].push_back(std::move(idle));
+}
+
+size_t ChildConnections::idle() const {
+  size_t n = 0;
+  for (const auto& [child_id, connections] : idle_) n += connections.size();
+  return n;
 }
 
 void ChildConnections::OnIdleRead(bufferevent*, void* arg) {
   auto* idle = static_cast<Idle*>(arg);
-  idle->owner->Drop(idle->child_id);
+  idle->owner->Drop(idle);
 }
 
 void ChildConnections::OnIdleEvent(bufferevent*, short, void* arg) {
   auto* idle = static_cast<Idle*>(arg);
-  idle->owner->Drop(idle->child_id);
+  idle->owner->Drop(idle);
 }
 
 // Freeing a bufferevent inside its own callback is safe: libevent defers the
 // release until the callback returns.
-void ChildConnections::Drop(uint64_t child_id) {
+void ChildConnections::Drop(const Idle* idle) {
+  uint64_t child_id = idle->child_id;
   Log(LogLevel::kDebug) << "child#" << child_id << ": idle connection closed by the child";
-  idle_.erase(child_id);
+  auto it = idle_.find(child_id);
+  if (it == idle_.end()) return;
+  std::erase_if(it->second,
+                [idle](const std::unique_ptr<Idle>& kept) { return kept.get() == idle; });
+  if (it->second.empty()) idle_.erase(it);
 }
 
 }  // namespace valved::worker

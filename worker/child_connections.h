@@ -6,13 +6,17 @@
 // whatever arrives on an idle one - an EOF because the child exited, or any
 // stray byte - means it cannot carry another request, and it is closed at
 // once. Take() looks at the socket once more, since that event may not have
-// been handled yet. At most one connection per child is kept: a child serves
-// one request at a time, so a worker never needs two at once.
+// been handled yet. A child may hold several leases at once
+// (max_concurrency_per_child), each on its own connection, since httpuv
+// answers the requests of one connection in order: so several connections to
+// one child may be kept, never more than the leases this worker held on it at
+// once, which the master bounds.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "common/event_ptr.h"
 
@@ -27,10 +31,10 @@ class ChildConnections {
   /// An idle connection to `child_id` that is still open, or nullptr. Its
   /// callbacks are cleared; the caller sets its own and enables it.
   BuffereventPtr Take(uint64_t child_id);
-  /// Keeps `connection` (idle, both buffers empty) for the next lease of `child_id`.
+  /// Keeps `connection` (idle, both buffers empty) for a next lease of `child_id`.
   void Put(uint64_t child_id, BuffereventPtr connection);
 
-  size_t idle() const { return idle_.size(); }
+  size_t idle() const;
   /// Connections handed out again by Take(), since the worker started.
   uint64_t reused() const { return reused_; }
 
@@ -42,9 +46,10 @@ class ChildConnections {
   };
   static void OnIdleRead(bufferevent*, void* arg);
   static void OnIdleEvent(bufferevent*, short, void* arg);
-  void Drop(uint64_t child_id);
+  void Drop(const Idle* idle);
 
-  std::unordered_map<uint64_t, std::unique_ptr<Idle>> idle_;
+  /// By child id; the most recently kept last.
+  std::unordered_map<uint64_t, std::vector<std::unique_ptr<Idle>>> idle_;
   uint64_t reused_ = 0;
 };
 

@@ -85,11 +85,11 @@ TEST_F(ChildPoolTest, NothingSpawnsWhileTheLauncherWaitsForItsTemplate) {
 TEST_F(ChildPoolTest, ReadyChildIsLeasedThenReleasedBackToReady) {
   pool().Start();
   pool().OnReady(1);
-  RChild* child = pool().PickIdle();
+  RChild* child = pool().PickFree();
   ASSERT_NE(child, nullptr);
   pool().Lease(*child, {1, 7});
   EXPECT_EQ(child->state, ChildState::kBusy);
-  EXPECT_EQ(pool().PickIdle(), nullptr);
+  EXPECT_EQ(pool().PickFree(), nullptr);
   Check();
   pool().Release(1, {1, 7}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   EXPECT_EQ(pool().Find(1)->state, ChildState::kReady);
@@ -99,7 +99,7 @@ TEST_F(ChildPoolTest, ReadyChildIsLeasedThenReleasedBackToReady) {
 TEST_F(ChildPoolTest, ReleaseOfAnotherLeaseIsIgnored) {
   pool().Start();
   pool().OnReady(1);
-  pool().Lease(*pool().PickIdle(), {1, 7});
+  pool().Lease(*pool().PickFree(), {1, 7});
   pool().Release(1, {2, 7}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   EXPECT_EQ(pool().Find(1)->state, ChildState::kBusy);
 }
@@ -161,7 +161,7 @@ TEST_F(ChildPoolTest, StoppingChildIsKilledAfterKillTimeout) {
 TEST_F(ChildPoolTest, CrashWhileBusyIsReapedAndReplacedToKeepNMin) {
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   EXPECT_TRUE(pool().OnExit(launcher_.PidOf(0), Killed(SIGKILL)));
   EXPECT_EQ(pool().LiveCount(), 0u);
   pool().Reconcile(0);
@@ -230,7 +230,7 @@ TEST_F(ChildPoolTest, LaunchFailureBacksOff) {
 TEST_F(ChildPoolTest, BrokenReleaseKeepsAChildWhoseSocketStillAccepts) {
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   pool().Release(1, {1, 1}, ipc::Outcome::kBroken, [](const RChild&) { return true; });
   EXPECT_EQ(pool().Find(1)->state, ChildState::kReady)
       << "one bad request must not cost an R start";
@@ -239,7 +239,7 @@ TEST_F(ChildPoolTest, BrokenReleaseKeepsAChildWhoseSocketStillAccepts) {
 TEST_F(ChildPoolTest, BrokenReleaseStopsAChildThatNoLongerAccepts) {
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   pool().Release(1, {1, 1}, ipc::Outcome::kBroken, [](const RChild&) { return false; });
   EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
   EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
@@ -249,7 +249,7 @@ TEST_F(ChildPoolTest, BrokenReleaseStopsAChildThatNoLongerAccepts) {
 TEST_F(ChildPoolTest, TimedOutReleaseKillsTheChild) {
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   pool().Release(1, {1, 1}, ipc::Outcome::kTimedOut, [](const RChild&) { return true; });
   EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
 }
@@ -259,7 +259,7 @@ TEST_F(ChildPoolTest, MaxRequestsRecyclesMakeBeforeBreak) {
   pool().Start();
   ReadyAll();
   for (uint64_t req = 1; req <= 2; ++req) {
-    pool().Lease(*pool().PickIdle(), {1, req});
+    pool().Lease(*pool().PickFree(), {1, req});
     pool().Release(1, {1, req}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   }
   EXPECT_EQ(pool().Find(1)->state, ChildState::kReady) << "keeps serving until replaced";
@@ -267,8 +267,8 @@ TEST_F(ChildPoolTest, MaxRequestsRecyclesMakeBeforeBreak) {
   ASSERT_EQ(launcher_.launched.size(), 2u) << "the successor starts first";
   EXPECT_EQ(pool().LiveCount(), 1u) << "a child and its successor count once";
   // A request arriving meanwhile is served by the old child without waiting.
-  ASSERT_NE(pool().PickIdle(), nullptr);
-  EXPECT_EQ(pool().PickIdle()->id, 1u);
+  ASSERT_NE(pool().PickFree(), nullptr);
+  EXPECT_EQ(pool().PickFree()->id, 1u);
   pool().OnReady(2);
   EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
   EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGINT));
@@ -296,10 +296,10 @@ TEST_F(ChildPoolTest, ABusyChildDrainsWhenItsSuccessorIsReady) {
   config_.max_requests = 1;
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   pool().Release(1, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   pool().Reconcile(0);
-  pool().Lease(*pool().PickIdle(), {1, 2});
+  pool().Lease(*pool().PickFree(), {1, 2});
   pool().OnReady(2);
   EXPECT_EQ(pool().Find(1)->state, ChildState::kDraining);
   pool().Release(1, {1, 2}, ipc::Outcome::kOk, [](const RChild&) { return true; });
@@ -353,7 +353,7 @@ TEST_F(ChildPoolTest, RetireAllDrainsBusyChildrenAndStopsIdleOnes) {
   config_.n_min = 2;
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 1});
   pool().RetireAll(SIGINT);
   EXPECT_EQ(pool().Count(ChildState::kDraining), 1u);
   EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
@@ -381,7 +381,7 @@ TEST_F(ChildPoolTest, LeasesOfADeadWorkerAreRevoked) {
   config_.n_min = 2;
   pool().Start();
   ReadyAll();
-  pool().Lease(*pool().PickIdle(), {2, 9});
+  pool().Lease(*pool().PickFree(), {2, 9});
   pool().RevokeLeasesOf(2);
   EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
   EXPECT_EQ(pool().Count(ChildState::kReady), 1u);
@@ -395,12 +395,12 @@ TEST_F(ChildPoolTest, AChildDueForReplacementIsPickedOnlyWhenNoOtherIsFree) {
   pool().OnReady(1);
   clock_.Advance(1s);
   pool().OnReady(2);
-  pool().Lease(*pool().PickIdle(), {1, 1});  // child 2, the most recently idle
+  pool().Lease(*pool().PickFree(), {1, 1});  // child 2, the most recently idle
   pool().Release(2, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   ASSERT_NE(pool().Find(2)->replacement, Replacement::kNone);
-  EXPECT_EQ(pool().PickIdle()->id, 1u);
-  pool().Lease(*pool().PickIdle(), {1, 2});
-  EXPECT_EQ(pool().PickIdle()->id, 2u) << "still serves when nothing else is free";
+  EXPECT_EQ(pool().PickFree()->id, 1u);
+  pool().Lease(*pool().PickFree(), {1, 2});
+  EXPECT_EQ(pool().PickFree()->id, 2u) << "still serves when nothing else is free";
 }
 
 TEST_F(ChildPoolTest, PicksTheMostRecentlyIdleChild) {
@@ -409,8 +409,124 @@ TEST_F(ChildPoolTest, PicksTheMostRecentlyIdleChild) {
   pool().OnReady(1);
   clock_.Advance(1s);
   pool().OnReady(2);
-  EXPECT_EQ(pool().PickIdle()->id, 2u);
+  EXPECT_EQ(pool().PickFree()->id, 2u);
 }
 
+// max_concurrency_per_child: a child takes several leases, idle children
+// first, and the pool grows only when every slot is taken.
+TEST_F(ChildPoolTest, AChildTakesUpToMaxConcurrencyLeasesAndIdleChildrenComeFirst) {
+  config_.max_concurrency_per_child = 3;
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  uint64_t first = pool().PickFree()->id;
+  pool().Lease(*pool().PickFree(), {1, 1});
+  EXPECT_NE(pool().PickFree()->id, first) << "an idle child before a busy one";
+  pool().Lease(*pool().PickFree(), {1, 2});
+  for (uint64_t req = 3; req <= 6; ++req) pool().Lease(*pool().PickFree(), {2, req});
+  EXPECT_EQ(pool().PickFree(), nullptr) << "two children with three leases each";
+  EXPECT_EQ(pool().LeaseCount(), 6u);
+  EXPECT_EQ(pool().Find(first)->leases.size(), 3u);
+  Check();
+  pool().Reconcile(1);
+  EXPECT_EQ(launcher_.launched.size(), 3u) << "a waiter with every slot taken calls for a child";
+}
+
+TEST_F(ChildPoolTest, WaitersThatFreeSlotsCanServeStartNoChild) {
+  config_.max_concurrency_per_child = 4;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  pool().Reconcile(3);
+  EXPECT_EQ(launcher_.launched.size(), 1u) << "three free slots on the busy child";
+  pool().Reconcile(4);
+  EXPECT_EQ(launcher_.launched.size(), 2u);
+  pool().Reconcile(9);
+  EXPECT_EQ(launcher_.launched.size(), 3u) << "a Spawning child will take four";
+}
+
+TEST_F(ChildPoolTest, ABusyChildWithSeveralLeasesIsReadyOnlyAfterTheLast) {
+  config_.max_concurrency_per_child = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  clock_.Advance(1s);
+  pool().Lease(*pool().PickFree(), {2, 1});
+  clock_.Advance(1s);
+  pool().Release(1, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kBusy);
+  EXPECT_EQ(pool().PickFree()->id, 1u) << "a slot is free again";
+  pool().Release(1, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->leases.size(), 1u) << "a lease released twice counts once";
+  clock_.Advance(1s);
+  pool().Release(1, {2, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady);
+  EXPECT_EQ(pool().Find(1)->busy_total, 3s) << "busy while at least one lease was held";
+  Check();
+}
+
+TEST_F(ChildPoolTest, ADrainingChildWithSeveralLeasesStopsAfterTheLast) {
+  config_.max_concurrency_per_child = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  pool().Lease(*pool().PickFree(), {1, 2});
+  pool().ReplaceAll("reload");
+  pool().Reconcile(0);
+  pool().OnReady(2);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kDraining);
+  EXPECT_EQ(pool().PickFree()->id, 2u) << "a draining child takes no new lease";
+  pool().Release(1, {1, 1}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kDraining);
+  pool().Release(1, {1, 2}, ipc::Outcome::kOk, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  Check();
+}
+
+TEST_F(ChildPoolTest, MaxRequestsCountsLeasesAsTheyAreGranted) {
+  config_.max_concurrency_per_child = 4;
+  config_.max_requests = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  EXPECT_EQ(pool().Find(1)->replacement, Replacement::kNone);
+  pool().Lease(*pool().PickFree(), {1, 2});
+  EXPECT_EQ(pool().Find(1)->replacement, Replacement::kDue)
+      << "its second lease reaches max_requests, before either ends";
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "the successor starts while it serves";
+  pool().OnReady(2);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kDraining);
+  Check();
+}
+
+TEST_F(ChildPoolTest, ATimedOutLeaseStopsTheChildWithItsOtherLeases) {
+  config_.max_concurrency_per_child = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  pool().Lease(*pool().PickFree(), {2, 1});
+  pool().Release(1, {1, 1}, ipc::Outcome::kTimedOut, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping);
+  EXPECT_TRUE(pool().Find(1)->leases.empty());
+  pool().Release(1, {2, 1}, ipc::Outcome::kBroken, [](const RChild&) { return true; });
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kStopping) << "a late release is ignored";
+  Check();
+}
+
+TEST_F(ChildPoolTest, ADeadWorkerStopsEveryChildItHadALeaseOn) {
+  config_.max_concurrency_per_child = 2;
+  config_.n_min = 2;
+  pool().Start();
+  ReadyAll();
+  pool().Lease(*pool().PickFree(), {1, 1});
+  pool().Lease(*pool().PickFree(), {2, 1});
+  pool().Lease(*pool().PickFree(), {2, 2});
+  pool().RevokeLeasesOf(1);
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
+  EXPECT_EQ(pool().Count(ChildState::kBusy), 1u);
+  EXPECT_EQ(pool().LeaseCount(), 1u);
+  Check();
+}
 }  // namespace
 }  // namespace valved::master
