@@ -12,7 +12,8 @@ packages=(
   libsystemd-dev  # sd_notify: Type=notify readiness
   r-base-core r-cran-plumber
   r-cran-htmltools  # plumber's 07-mailgun example, in the examples test
-  r-cran-processx r-cran-ps r-cran-testthat  # the R package rpkg/valve and its tests
+  r-cran-future r-cran-promises  # the async API of tests/fixtures/async.R
+  r-cran-processx r-cran-ps r-cran-testthat r-cran-jsonlite  # the R package rpkg/valve and its tests
   curl procps
   debhelper lintian systemd systemd-container  # scripts/test-package.sh: the .deb, its unit
   mandoc  # man-page lint, a unit test (tests/CMakeLists.txt)

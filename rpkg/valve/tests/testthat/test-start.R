@@ -6,6 +6,11 @@ test_that("valve_start serves the API and $stop() leaves nothing behind", {
   on.exit(v$stop(), add = TRUE)
   expect_s3_class(v, "valve")
   expect_true(v$status()$running)
+  status <- v$status()
+  expect_equal(status$n_max, 2L)
+  expect_equal(status$listen, sub("/$", "", v$url))
+  expect_equal(nrow(status$children), 2L)
+  expect_true(all(status$children$state %in% c("Spawning", "Ready", "Busy")))
   body <- get_text(paste0(v$url, "hello"))
   expect_match(body, "\"pid\"")
   r_pid <- as.integer(sub(".*\\[([0-9]+)\\].*", "\\1", body))
@@ -14,6 +19,7 @@ test_that("valve_start serves the API and $stop() leaves nothing behind", {
   expect_true(r_pid %in% pids)
   expect_equal(v$stop(), 0L)
   expect_false(v$status()$running)
+  expect_null(v$status()$children)
   alive <- pids[vapply(pids, function(p) {
     h <- tryCatch(ps::ps_handle(p), error = function(e) NULL)
     !is.null(h) && ps::ps_is_running(h) && ps::ps_status(h) != "zombie"
