@@ -148,16 +148,17 @@ void PoolFamilies(MetricsText& m, const StatusSnapshot& s) {
   for (ChildState state : kStates)
     m.Sample("valved_children", {{"state", ToString(state)}},
              static_cast<uint64_t>(s.ChildrenIn(ToString(state))));
-  m.Family("valved_children_busy_ratio", "gauge", "Busy and draining R children divided by n_max.");
-  double busy = static_cast<double>(s.ChildrenIn("Busy") + s.ChildrenIn("Draining"));
-  m.Sample("valved_children_busy_ratio", {}, s.n_max > 0 ? busy / s.n_max : 0.0);
+  // Leases, not busy children: the same number with max_concurrency_per_child
+  // 1, and with more it still reaches 1 only when requests must wait.
+  m.Family("valved_children_busy_ratio", "gauge",
+           "Leases held divided by n_max x max_concurrency_per_child (with 1: busy and draining "
+           "R children divided by n_max).");
+  double slots = static_cast<double>(s.n_max) * std::max(s.max_concurrency_per_child, 1);
+  m.Sample("valved_children_busy_ratio", {},
+           slots > 0 ? static_cast<double>(s.Leases()) / slots : 0.0);
   m.Family("valved_leases", "gauge",
            "Requests R children serve now (leases); at most n_max x max_concurrency_per_child.");
   m.Sample("valved_leases", {}, static_cast<uint64_t>(s.Leases()));
-  m.Family("valved_leases_ratio", "gauge",
-           "Leases held divided by n_max x max_concurrency_per_child: how full the pool is.");
-  double slots = static_cast<double>(s.n_max) * std::max(s.max_concurrency_per_child, 1);
-  m.Sample("valved_leases_ratio", {}, slots > 0 ? static_cast<double>(s.Leases()) / slots : 0.0);
   m.Family("valved_children_max", "gauge", "n_max: the most R children at once.");
   m.Sample("valved_children_max", {}, static_cast<uint64_t>(s.n_max));
   m.Family("valved_queue_length", "gauge", "Requests waiting for an R child.");

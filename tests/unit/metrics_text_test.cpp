@@ -64,6 +64,7 @@ TEST(MetricsText, SnapshotExpositionHasEveryFamilyWithHelpAndType) {
   for (const char* state : {"Busy", "Ready", "Busy"}) {
     master::ChildStatus child;
     child.state = state;
+    child.leases = child.state == "Busy" ? 1 : 0;
     s.children.push_back(child);
   }
   s.requests.CountRequest("GET", 200, milliseconds(10));
@@ -76,6 +77,12 @@ TEST(MetricsText, SnapshotExpositionHasEveryFamilyWithHelpAndType) {
   EXPECT_NE(text.find("valved_rejections_total{status=\"413\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("valved_children{state=\"Busy\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("valved_children_busy_ratio 0.5\n"), std::string::npos);
+  EXPECT_NE(text.find("valved_leases 2\n"), std::string::npos);
+  s.max_concurrency_per_child = 4;
+  s.children[0].leases = 4;
+  EXPECT_NE(master::MetricsExposition(s).find("valved_children_busy_ratio 0.3125\n"),
+            std::string::npos)
+      << "5 leases of 4 x 4";
   EXPECT_NE(text.find("valved_request_duration_seconds_count 2\n"), std::string::npos);
   // Every sample belongs to a family announced just before with HELP and TYPE.
   std::istringstream lines(text);
