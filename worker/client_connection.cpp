@@ -336,6 +336,35 @@ void ClientConnection::OnResponseBody(std::string_view data) {
   WriteBody({data});
 }
 
+// The body bytes pass as they are (kLength) or not at all (kNone), so the
+// chains move on; any other framing takes them through OnResponseBody().
+void ClientConnection::OnResponseBodyIn(evbuffer* from, size_t n) {
+  if (framing_ == BodyFraming::kNone || !bev_) {
+    body_bytes_ += n;
+    evbuffer_drain(from, n);
+    return;
+  }
+  if (framing_ != BodyFraming::kLength) {
+    std::string copy(n, '\0');
+    evbuffer_remove(from, copy.data(), n);
+    return OnResponseBody(copy);
+  }
+  body_bytes_ += n;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  size_t before = evbuffer_get_length(out);
+  std::string error;
+  if (!buffer_response_) {
+    evbuffer_remove_buffer(from, out, n);
+  } else if (Spool& spool = SpoolFor(response_spool_, host_.config().response_buffer_size);
+             !spool.Move(out, from, n, &error)) {
+    NoteSpoolFailed(error);
+    evbuffer_remove_buffer(from, out, n);
+  } else if (!spool.Flush(out, &error)) {
+    throw std::runtime_error(error);  // bytes lost: the Upstream fails the response
+  }
+  CountWritten(evbuffer_get_length(out) - before);
+}
+
 void ClientConnection::OnResponseEnd() {
   if (framing_ == BodyFraming::kChunked) Write(kLastChunk);
   FinishRequest(status_);
@@ -392,7 +421,7 @@ bool ClientConnection::IsSinkFull() const {
   if (!bev_) return false;
   if (buffer_response_ && !spool_failed_) return false;
   size_t limit = std::max<size_t>(kMaxBuffered, host_.config().response_buffer_size);
-  return evbuffer_get_length(bufferevent_get_output(bev_.get())) > limit;
+  return Unsent() > limit;
 }
 
 void ClientConnection::OnUpstreamDrained() {
@@ -532,16 +561,25 @@ void ClientConnection::WriteBody(std::initializer_list<std::string_view> pieces)
     Spool::AppendInMemory(out, pieces);
   } else if (Spool& spool = SpoolFor(response_spool_, host_.config().response_buffer_size);
              !spool.Append(out, pieces, &error)) {
-    if (!spool_failed_)
-      Log(LogLevel::kWarn) << LogPrefix() << ": " << error << "; the child waits for the client";
-    spool_failed_ = true;
+    NoteSpoolFailed(error);
     Spool::AppendInMemory(out, pieces);
   } else if (!spool.Flush(out, &error)) {
-    throw std::runtime_error(error);  // bytes lost: Guard() closes the connection
+    throw std::runtime_error(error);  // bytes lost: the Upstream fails the response
   }
-  size_t added = evbuffer_get_length(out) - before;
-  written_ += added;
-  host_.stats().bytes_out += added;
+  CountWritten(evbuffer_get_length(out) - before);
+}
+
+// The temporary file could not take a response's bytes: they stay in memory
+// and IsSinkFull() makes the child wait for the client instead.
+void ClientConnection::NoteSpoolFailed(const std::string& error) {
+  if (!spool_failed_)
+    Log(LogLevel::kWarn) << LogPrefix() << ": " << error << "; the child waits for the client";
+  spool_failed_ = true;
+}
+
+void ClientConnection::CountWritten(size_t bytes) {
+  written_ += bytes;
+  host_.stats().bytes_out += bytes;
 }
 
 Spool& ClientConnection::SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit) {

@@ -122,6 +122,7 @@ class ClientConnection final : private Upstream::Sink {
   // Upstream::Sink.
   void OnResponseHead(const ResponseHead& head) override;
   void OnResponseBody(std::string_view data) override;
+  void OnResponseBodyIn(evbuffer* from, size_t n) override;
   void OnResponseEnd() override;
   void OnUpstreamFailed(Upstream::Failure failure, const std::string& detail) override;
   bool IsSinkFull() const override;
@@ -140,6 +141,8 @@ class ClientConnection final : private Upstream::Sink {
 
   void Write(std::string_view data);
   void WriteBody(std::initializer_list<std::string_view> pieces);
+  void NoteSpoolFailed(const std::string& error);
+  void CountWritten(size_t bytes);
   Spool& SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit);
   size_t Unsent() const;
   void WatchSending(Duration duration);

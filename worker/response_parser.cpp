@@ -30,6 +30,7 @@ ResponseParser::ResponseParser(bool head_request) : head_request_(head_request) 
 
 ResponseParser::Result ResponseParser::Feed(std::string_view data, size_t* consumed) {
   *consumed = http_parser_execute(&parser_, &Settings(), data.data(), data.size());
+  if (*consumed > 0 && paused_at_ != Result::kHeadComplete) head_end_pending_ = false;
   return Stopped();
 }
 
@@ -42,6 +43,16 @@ ResponseParser::Result ResponseParser::FeedEof() {
 }
 
 void ResponseParser::Resume() { http_parser_pause(&parser_, 0); }
+
+// The parser itself never sees these bytes; it stays where the head ended.
+// What OnMessageComplete() would learn is known from the head already: a
+// body framed by a Content-Length never needs the close.
+ResponseParser::Result ResponseParser::SkipBody(uint64_t n) {
+  body_left_ -= std::min(n, body_left_);
+  if (body_left_ > 0) return Result::kNeedMore;
+  keeps_connection_ = http_should_keep_alive(&parser_) != 0;
+  return Result::kMessageComplete;
+}
 
 ResponseParser::Result ResponseParser::Stopped() {
   if (auto result = StoppedAt(&parser_, &paused_at_)) return *result;
@@ -102,6 +113,10 @@ int ResponseParser::OnHeadersComplete(http_parser* p) {
   head.chunked = (p->flags & F_CHUNKED) != 0;
   if (p->flags & F_CONTENTLENGTH) head.content_length = p->content_length;
   head.bodyless = self->head_request_ || IsBodylessStatus(head.status);
+  if (!head.bodyless && !head.chunked && head.content_length) {
+    self->body_left_ = p->content_length;
+    self->head_end_pending_ = true;
+  }
   PauseAt(p, &self->paused_at_, Result::kHeadComplete);
   return head.bodyless ? 1 : 0;
 }

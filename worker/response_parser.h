@@ -41,6 +41,19 @@ class ResponseParser {
   Result FeedEof();
   void Resume();
 
+  /// After kHeadComplete of a response framed by a Content-Length: the body
+  /// bytes still to come. The caller may take them from its buffer itself
+  /// (moving them on instead of copying) and report them with SkipBody()
+  /// instead of Feed(). 0 otherwise.
+  uint64_t body_left() const { return head_end_pending_ ? 0 : body_left_; }
+  /// After kHeadComplete: http_parser, paused in its headers-complete
+  /// callback, has left the head's final LF unconsumed. Feeding just that one
+  /// byte ends the head without touching the body (then body_left() counts).
+  bool head_end_pending() const { return head_end_pending_; }
+  /// `n` (at most body_left()) body bytes taken without Feed():
+  /// kMessageComplete once the body is complete, else kNeedMore.
+  Result SkipBody(uint64_t n);
+
   bool started() const { return started_; }
   /// After kMessageComplete: the child lets the connection carry another
   /// request (HTTP/1.1 without Connection: close, a body not ended by the
@@ -70,7 +83,9 @@ class ResponseParser {
   std::string error_;
   bool started_ = false;  // some byte of a response was parsed
   bool keeps_connection_ = false;
-  bool saw_interim_ = false;  // a 1xx came before the final response
+  uint64_t body_left_ = 0;         // see body_left()
+  bool head_end_pending_ = false;  // see head_end_pending()
+  bool saw_interim_ = false;       // a 1xx came before the final response
   bool value_last_ = false;
   Result paused_at_ = Result::kNeedMore;
 };

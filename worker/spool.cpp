@@ -6,7 +6,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -34,15 +36,14 @@ struct SegmentRef {
   uint64_t length;
 };
 
-size_t TotalSize(std::initializer_list<std::string_view> pieces) {
+size_t TotalSize(std::span<const std::string_view> pieces) {
   size_t total = 0;
   for (std::string_view piece : pieces) total += piece.size();
   return total;
 }
 
 // pwritev() until everything is written.
-bool WriteAll(int fd, off_t offset, std::initializer_list<std::string_view> pieces,
-              std::string* error) {
+bool WriteAll(int fd, off_t offset, std::span<const std::string_view> pieces, std::string* error) {
   for (std::string_view piece : pieces) {
     while (!piece.empty()) {
       ssize_t n = ::pwrite(fd, piece.data(), piece.size(), offset);
@@ -83,10 +84,39 @@ bool Spool::Append(evbuffer* out, std::initializer_list<std::string_view> pieces
                    std::string* error) {
   size_t size = TotalSize(pieces);
   if (size == 0) return true;
-  if (pending_ == 0 && evbuffer_get_length(out) + size <= memory_limit_) {
+  if (FitsInMemory(out, size)) {
     AppendInMemory(out, pieces);
     return true;
   }
+  return AppendToFile(std::span(pieces.begin(), pieces.size()), size, error);
+}
+
+bool Spool::Move(evbuffer* out, evbuffer* from, size_t n, std::string* error) {
+  if (FitsInMemory(out, n)) {
+    evbuffer_remove_buffer(from, out, n);
+    return true;
+  }
+  int count = evbuffer_peek(from, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
+  std::vector<evbuffer_iovec> chains(static_cast<size_t>(std::max(count, 0)));
+  evbuffer_peek(from, static_cast<ev_ssize_t>(n), nullptr, chains.data(), count);
+  std::vector<std::string_view> pieces;
+  size_t left = n;
+  for (const evbuffer_iovec& chain : chains) {
+    size_t take = std::min(chain.iov_len, left);
+    pieces.emplace_back(static_cast<const char*>(chain.iov_base), take);
+    left -= take;
+  }
+  if (!AppendToFile(pieces, n, error)) return false;
+  evbuffer_drain(from, n);
+  return true;
+}
+
+bool Spool::FitsInMemory(const evbuffer* out, size_t size) const {
+  return pending_ == 0 && evbuffer_get_length(out) + size <= memory_limit_;
+}
+
+bool Spool::AppendToFile(std::span<const std::string_view> pieces, size_t size,
+                         std::string* error) {
   if (!file_ && !OpenFile(error)) return false;
   if (!budget_.Take(size)) {
     *error = "temp_file_limit reached";

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,10 @@ class Spool {
   /// cannot take them (no space, no directory, the budget spent); nothing is
   /// appended then (earlier pieces still wait for Flush()).
   bool Append(evbuffer* out, std::initializer_list<std::string_view> pieces, std::string* error);
+  /// Append() for the first `n` bytes of `from`, which are taken from it:
+  /// its chains moved (not copied) to `out` while in memory. False with
+  /// *error as Append(); `from` is then unchanged.
+  bool Move(evbuffer* out, evbuffer* from, size_t n, std::string* error);
   /// Queues what Append() put in the file since the last Flush() on `out`,
   /// as one file segment. `out` must drain to a socket
   /// (EVBUFFER_FLAG_DRAINS_TO_FD), or libevent maps the file into memory.
@@ -63,6 +68,8 @@ class Spool {
 
  private:
   struct File;
+  bool FitsInMemory(const evbuffer* out, size_t size) const;
+  bool AppendToFile(std::span<const std::string_view> pieces, size_t size, std::string* error);
   bool OpenFile(std::string* error);
   static void OnSegmentFreed(const evbuffer_file_segment*, int, void* arg);
 

@@ -1,5 +1,6 @@
 #include "worker/upstream.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <sstream>
 
@@ -176,15 +177,36 @@ void Upstream::Guard(const std::function<void()>& body) {
 void Upstream::ReadResponse() {
   while (!finished_ && !reading_paused_) {
     evbuffer* in = bufferevent_get_input(bev_.get());
+    if (parser_.body_left() > 0) {
+      if (!MoveBody(in)) return;
+      continue;
+    }
     evbuffer_iovec chunk;
     if (evbuffer_peek(in, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) return;
+    // One byte ends a head whose body MoveBody() then takes.
+    size_t length = parser_.head_end_pending() ? 1 : chunk.iov_len;
     size_t used = 0;
-    auto result =
-        parser_.Feed(std::string_view(static_cast<char*>(chunk.iov_base), chunk.iov_len), &used);
+    auto result = parser_.Feed(std::string_view(static_cast<char*>(chunk.iov_base), length), &used);
     evbuffer_drain(in, used);
     if (!HandleParsed(result)) return;
     if (sink_ && sink_->IsSinkFull()) PauseReading();
   }
+}
+
+// A body framed by a Content-Length goes to the sink as evbuffer chains,
+// moved rather than copied through the parser. Returns false when there is
+// nothing more to read now.
+bool Upstream::MoveBody(evbuffer* in) {
+  size_t n = static_cast<size_t>(std::min<uint64_t>(parser_.body_left(), evbuffer_get_length(in)));
+  if (n == 0) return false;
+  if (sink_) {
+    sink_->OnResponseBodyIn(in, n);
+  } else {
+    evbuffer_drain(in, n);
+  }
+  if (!HandleParsed(parser_.SkipBody(n))) return false;
+  if (sink_ && sink_->IsSinkFull()) PauseReading();
+  return true;
 }
 
 // Returns false when the response ended (or failed) and nothing more is read.

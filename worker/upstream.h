@@ -69,6 +69,8 @@ class Upstream {
     /// A final head, or an interim (1xx) one that another head will follow.
     virtual void OnResponseHead(const ResponseHead& head) = 0;
     virtual void OnResponseBody(std::string_view data) = 0;
+    /// The next `n` bytes of `from` are response body: take (drain) them all.
+    virtual void OnResponseBodyIn(evbuffer* from, size_t n) = 0;
     /// The response is complete and the lease released ok.
     virtual void OnResponseEnd() = 0;
     /// The lease has been released (see Failure); no other call follows.
@@ -133,6 +135,7 @@ class Upstream {
 
   void Guard(const std::function<void()>& body);
   void ReadResponse();
+  bool MoveBody(evbuffer* in);
   bool HandleParsed(ResponseParser::Result result);
   void HandleEvent(short what);
   void HandleChildClosed();
