@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Spawning measured, for spawn_method fork and fresh: spawn-to-ready of each
-# child (from valved's "ready in" log lines), the R CPU of a child's 1st and
-# 100th request (/proc/PID/schedstat, read around single requests sent
-# straight to the child's Unix socket), and memory with an API that loads a
-# 200 MB model (bench/model_api.R): PSS, private memory (USS) and RSS of each
-# child from /proc/PID/smaps_rollup, at start and after every child served
-# 1,000 requests. Loopback and Unix sockets only; every wait is bounded.
+# child (from valved's "ready in" log lines), the R CPU and the minor page
+# faults of a child's 1st, 2nd and 100th request (/proc/PID/schedstat and
+# /proc/PID/stat, read around single requests sent straight to the child's
+# Unix socket), and memory with an API that loads a 200 MB model
+# (bench/model_api.R): PSS, private memory (USS) and RSS of each child from
+# /proc/PID/smaps_rollup, at start and after every child served 1,000
+# requests. Loopback and Unix sockets only; every wait is bounded.
 #
 #   bench/spawn.sh                       # N=8 children, both methods
 #   N=4 METHODS=fork REQUESTS=200 bench/spawn.sh
@@ -48,12 +49,15 @@ children() {
 }
 
 cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+# Minor page faults of process $1 so far (/proc/PID/stat field 10): in a
+# forked child, mostly pages shared with the template that it writes into.
+minflt() { sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f8; }
 get() { curl -s -m 30 --unix-socket "$1" -o /dev/null "http://x/predict?x=$2"; }
-# R CPU (ms) of one request to child $1 on socket $2.
-request_cpu() {
-  local before after
-  before=$(cpu_ns "$1"); get "$2" 3; after=$(cpu_ns "$1")
-  echo "scale=2; ($after - $before) / 1000000" | bc
+# "R CPU (ms) and minor page faults" of one request to child $1 on socket $2.
+request_cost() {
+  local before after faults
+  faults=$(minflt "$1"); before=$(cpu_ns "$1"); get "$2" 3; after=$(cpu_ns "$1")
+  echo "$(echo "scale=2; ($after - $before) / 1000000" | bc) $(($(minflt "$1") - faults))"
 }
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup"; }
 uss() { echo $(( $(kb "$1" Private_Clean) + $(kb "$1" Private_Dirty) )); }
@@ -73,24 +77,24 @@ memory_row() {  # $1 label; children on stdin
 }
 
 mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PSS of the pool + template (MiB) | sum of RSS (MiB) |\n|---|---|---|---|---|---|\n'
-printf '| method | children | spawn-to-ready median (s) | min | max | 1st request CPU (ms, median) | 2nd | 100th |\n|---|---|---|---|---|---|---|---|\n'
+printf '| method | children | spawn-to-ready median (s) | min | max | 1st request CPU (ms, median) | 2nd | 100th | page faults: 1st | 2nd | 100th |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
 for method in $METHODS; do
   start_valved "$method"
   wait_ready "$N" 180
   readies=$(grep -o 'ready in [0-9.]*s' "$log" | tr -dc '0-9.\n' | sort -n)
   children >"$work/children"
   mem_table+=$(memory_row "at start" <"$work/children")$'\n'
-  first=(); second=(); hundredth=()
+  : >"$work/costs.1"; : >"$work/costs.2"; : >"$work/costs.100"
   while read -r cpid sock; do
-    first+=("$(request_cpu "$cpid" "$sock")")
-    second+=("$(request_cpu "$cpid" "$sock")")
+    request_cost "$cpid" "$sock" >>"$work/costs.1"
+    request_cost "$cpid" "$sock" >>"$work/costs.2"
     for i in $(seq 3 99); do get "$sock" "$i"; done
-    hundredth+=("$(request_cpu "$cpid" "$sock")")
+    request_cost "$cpid" "$sock" >>"$work/costs.100"
   done <"$work/children"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$method" "$N" \
+  col() { cut -d' ' -f"$1" "$work/costs.$2" | median; }
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$method" "$N" \
     "$(echo "$readies" | median)" "$(echo "$readies" | head -1)" "$(echo "$readies" | tail -1)" \
-    "$(printf '%s\n' "${first[@]}" | median)" "$(printf '%s\n' "${second[@]}" | median)" \
-    "$(printf '%s\n' "${hundredth[@]}" | median)"
+    "$(col 1 1)" "$(col 1 2)" "$(col 1 100)" "$(col 2 1)" "$(col 2 2)" "$(col 2 100)"
   mem_table+=$(memory_row "after 100 requests each" <"$work/children")$'\n'
   while read -r cpid sock; do
     for i in $(seq 101 "$REQUESTS"); do get "$sock" "$i"; done

@@ -35,8 +35,9 @@
 # listening socket, no background thread); the child starts its own. The
 # master's command pipe (stdin, and R's duplicate of it) is closed and fd 0
 # is /dev/null; stdout and stderr become the child's own two FIFOs, which the
-# master reads like a fresh child's pipes (stderr at warn, stdout at info); the RNG is re-seeded
-# (set.seed(NULL): time and pid); the JIT is switched back on. What stays
+# master reads like a fresh child's pipes (stderr at warn, stdout at info);
+# the RNG is re-seeded (set.seed(NULL): time and pid); the JIT is switched
+# back on. What stays
 # shared: the self-pipes the `later` package creates when it loads (every
 # child inherits the same ones; see valved(8), FORKED CHILDREN).
 
@@ -51,29 +52,31 @@ template_args <- function(args) {
   args
 }
 
-# Runs the routing machinery (plumber's R6 methods, its request parsing and
-# JSON serialisation, the lazy-loaded package code they call) on a router of
-# our own with one endpoint: the API's filters and endpoints see nothing.
-# The API's endpoint functions are byte-compiled directly instead of run.
-warm_up_template <- function(pr) {
+# Runs the routing machinery (plumber's request parsing and JSON
+# serialisation, httpuv's R side of a request, our as_app() wrapper, the
+# lazy-loaded package code they call) on a router of our own with one
+# endpoint: the API's filters and endpoints see nothing. The API's own router
+# is byte-compiled instead of run (compile_router()).
+warm_up_template <- function(pr, jit) {
   decoy <- plumber::pr()
   decoy <- plumber::pr_get(decoy, "/", function(req, res) list(ok = TRUE, n = 1:3))
   decoy <- plumber::pr_post(decoy, "/", function(req, res) list(ok = TRUE))
+  app <- as_app(decoy)
   for (i in 1:3) {
     for (method in c("GET", "POST")) {
       req <- warm_up_request()
       req$REQUEST_METHOD <- method
       req$PATH_INFO <- "/"
       req$QUERY_STRING <- "a=1&b=x"
-      tryCatch(decoy$call(req), error = function(e) NULL)
+      req$HTTP_X_VALVED_PEER <- "remote_addr=127.0.0.1; remote_port=1; server_name=localhost; server_port=80; scheme=http"
+      # What httpuv runs for a request, short of handing the answer to C++.
+      tryCatch(httpuv:::rookCall(app$call, req, NULL, -1), error = function(e) NULL)
     }
   }
-  for (endpoint in pr$endpoints) {
-    for (ep in endpoint) compile_endpoint(ep)
-  }
+  if (jit > 0L) compile_router(pr, decoy)
   # httpuv's R side of a server start (its R6 classes, lazy-loaded code),
   # without creating a server: that, and its I/O thread, is the child's.
-  invisible(httpuv:::AppWrapper$new(as_app(decoy)))
+  invisible(httpuv:::AppWrapper$new(app))
   # Everything loaded so far moves to R's oldest generation, so the
   # children's minor collections leave those pages shared.
   invisible(gc(full = TRUE))
@@ -89,13 +92,100 @@ compile_functions <- function(env) {
   }
 }
 
-# Replaces an endpoint's handler with its byte-compiled version (what R's JIT
-# would do on its first or second call in every child).
-compile_endpoint <- function(ep) {
-  private <- ep$.__enclos_env__$private
-  if (is.null(private) || !is.function(private$func)) return(invisible(NULL))
-  tryCatch(private$func <- compiler::cmpfun(private$func), error = function(e) NULL)
-  invisible(NULL)
+# R6 methods have no byte code: `environment<-`, with which R6 puts each
+# method into its object, drops it. R's JIT compiles a method on its second
+# call, per object: so, in every child, the API router's methods, and those
+# of its endpoints and filters, were compiled during its first requests.
+# The decoy's methods that the warm-up made the JIT compile are exactly the
+# request path, and methods of one class share their body: that byte code is
+# closed over the API router's objects here, once for all children (as R's
+# JIT cache does), without compiling anything again. The API's own functions
+# (endpoints, filters) are compiled.
+compile_router <- function(pr, decoy) {
+  cache <- new.env(parent = emptyenv())
+  walk_r6(decoy, function(env) remember_byte_code(env, cache))
+  walk_r6(pr, function(env) compile_bindings(env, cache))
+}
+
+# Calls fn(env) for each method environment of `root` and of the R6 objects
+# it holds, directly or in lists (endpoints, filters, mounted routers).
+walk_r6 <- function(root, fn) {
+  seen <- list()
+  visit <- function(x, depth) {
+    if (depth > 4L) return(invisible())
+    if (is.list(x) && !is.object(x)) {
+      for (item in x) visit(item, depth + 1L)
+    } else if (inherits(x, "R6") && !any(vapply(seen, identical, NA, x))) {
+      seen[[length(seen) + 1L]] <<- x
+      for (env in r6_method_envs(x)) {
+        fn(env)
+        for (name in ls(env, all.names = TRUE)) visit(binding_value(env, name), depth + 1L)
+      }
+    }
+    invisible()
+  }
+  visit(root, 0L)
+}
+
+body_key <- function(f) paste(rlang::obj_address(body(f)), rlang::obj_address(formals(f)))
+
+remember_byte_code <- function(env, cache) {
+  for (name in ls(env, all.names = TRUE)) {
+    f <- binding_value(env, name)
+    if (is.function(f) && !is.primitive(f) && is_compiled(f))
+      cache[[body_key(f)]] <- .Internal(bodyCode(f))
+  }
+}
+
+# An R6 object's environments that hold methods: its public one, and the
+# private and super ones of its class chain.
+r6_method_envs <- function(obj) {
+  envs <- list(obj)
+  enclos <- obj$.__enclos_env__
+  while (is.environment(enclos)) {
+    if (is.environment(enclos$private)) envs <- c(envs, enclos$private)
+    if (!is.environment(enclos$super)) break
+    envs <- c(envs, enclos$super)
+    enclos <- enclos$super$.__enclos_env__
+  }
+  unique(envs)
+}
+
+# The value bound to `name` in `env`; NULL for an active binding (reading
+# runs code) or one that holds the missing argument (plumber keeps one).
+binding_value <- function(env, name) {
+  if (bindingIsActive(name, env)) return(NULL)
+  tryCatch(get(name, envir = env), error = function(e) NULL)
+}
+
+# Gives each closure bound in `env` that has no byte code the byte code in
+# `cache` for its body; compiles those that are not R6 methods (the API's
+# endpoints and filters). Locked bindings, as R6 makes them, are unlocked.
+compile_bindings <- function(env, cache) {
+  for (name in ls(env, all.names = TRUE)) {
+    f <- binding_value(env, name)
+    if (!is.function(f) || is.primitive(f) || is_compiled(f)) next
+    code <- cache[[body_key(f)]]
+    if (!is.null(code)) {
+      compiled <- .Internal(bcClose(formals(f), code, environment(f)))
+      attributes(compiled) <- attributes(f)
+    } else if (!exists("self", envir = environment(f), inherits = FALSE)) {
+      compiled <- tryCatch(compiler::cmpfun(f), error = function(e) NULL)
+    } else {
+      next  # a method off the request path: the JIT's, if it is ever called
+    }
+    if (!is.null(compiled)) set_binding(env, name, compiled)
+  }
+}
+
+is_compiled <- function(f) typeof(.Internal(bodyCode(f))) == "bytecode"
+
+# assign(), through a locked binding (as R6 makes them) if need be.
+set_binding <- function(env, name, value) {
+  locked <- bindingIsLocked(name, env)
+  if (locked) unlockBinding(name, env)
+  assign(name, value, envir = env)
+  if (locked) lockBinding(name, env)
 }
 
 # Makes `path` the target of file descriptor `fd` (0, 1 or 2): closes fd and
@@ -178,7 +268,7 @@ template_main <- function() {
   }
   state <- list(pr = pr, finish = prepare_router(pr), master_pid = master_pid,
                 jit = compiler::enableJIT(-1L))
-  warm_up_template(pr)
+  warm_up_template(pr, state$jit)
   compile_functions(globalenv())
   state$commands <- file("stdin", open = "r")
   reply("valved-ready ", token)
