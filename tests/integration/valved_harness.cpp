@@ -603,12 +603,23 @@ std::vector<ProcInfo> Valved::RChildren() const {
   std::vector<ProcInfo> r;
   if (pid_ <= 0) return r;
   std::vector<pid_t> templates = TemplatePids();
-  for (ProcInfo& child : ChildrenOf(pid_)) {
+  auto is_template = [&](pid_t pid) {
+    return std::find(templates.begin(), templates.end(), pid) != templates.end();
+  };
+  // A forked child is the master's once the template's intermediate process
+  // has exited; on a loaded machine it can be ready (and serving) before that.
+  std::vector<ProcInfo> candidates = ChildrenOf(pid_);
+  for (pid_t t : templates) {
+    for (const ProcInfo& middle : ChildrenOf(t)) {
+      for (ProcInfo& child : ChildrenOf(middle.pid)) candidates.push_back(std::move(child));
+    }
+  }
+  for (ProcInfo& child : candidates) {
     bool runs_launcher = std::any_of(child.argv.begin(), child.argv.end(), [](const auto& arg) {
       return arg.find("launcher.R") != std::string::npos;
     });
-    bool is_template = std::find(templates.begin(), templates.end(), child.pid) != templates.end();
-    if (runs_launcher && !is_template && !child.IsZombie()) r.push_back(std::move(child));
+    if (runs_launcher && !is_template(child.pid) && !child.IsZombie())
+      r.push_back(std::move(child));
   }
   return r;
 }
