@@ -3,7 +3,8 @@
 # (tests/fixtures/async.R, two future::multisession workers). Two 2-second
 # async requests and, 0.2 s later, one fast request, sent at once, against
 # plain plumber (pr_run) and through valved with one R child, first with
-# max_concurrency_per_child 1, then 4. Prints each request's time (curl's
+# max_concurrency_per_child 1, then 4; each warmed alike (one /sleep?s=0, one
+# /now) before it is measured. Prints each request's time (curl's
 # time_total) and the wall time of the three.
 #
 # Usage: bench/async.sh [path/to/valved]   (default build/valved)
@@ -68,6 +69,7 @@ for concurrency in 1 4; do
   pids+=($!)
   wait_ready 1
   curl -s "http://127.0.0.1:$port/sleep?s=0" > /dev/null
+  curl -s "http://127.0.0.1:$port/now" > /dev/null
   scenario "valved -n 1, max_concurrency_per_child $concurrency" "$port"
   kill -TERM "${pids[-1]}"
   wait "${pids[-1]}" || true
