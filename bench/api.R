@@ -29,11 +29,13 @@ function(req, features = list()) {
   list(n = length(values), score = sum(values * 0.5) / max(1, length(values)))
 }
 
-#* 1 MiB of binary data
+#* 1 MiB of binary data (or mib MiB, up to 64)
+#* @param mib Size in MiB
 #* @serializer contentType list(type = "application/octet-stream")
 #* @get /big
-function() {
-  big_body
+function(mib = 1) {
+  mib <- min(max(as.integer(mib), 1L), 64L)
+  if (mib == 1L) big_body else rep(big_body, mib)
 }
 
 #* Sleeps, to hold an R process
