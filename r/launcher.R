@@ -204,12 +204,23 @@ note_interrupt <- function(expr) {
 }
 
 # The X-Valved-Peer field (worker/http_util.h: valved always sets it and
-# drops any copy a client sends) as a named character vector:
+# drops any copy a client sends) as the named character vector of
+# kPeerKeys, "" for a key that is absent or empty:
 # "remote_addr=192.0.2.1; remote_port=5512; ..." -> c(remote_addr = ...).
+# Vectorised, since it runs on every request (closures per pair cost ~20 us).
+kPeerKeys <- c("remote_addr", "remote_port", "server_name", "server_port", "scheme")
 peer_fields <- function(value) {
-  pairs <- strsplit(strsplit(value, "; ", fixed = TRUE)[[1L]], "=", fixed = TRUE)
-  values <- vapply(pairs, function(p) if (length(p) > 1L) p[[2L]] else "", "")
-  stats::setNames(values, vapply(pairs, function(p) p[[1L]], ""))
+  pairs <- strsplit(value, "; ", fixed = TRUE)[[1L]]
+  eq <- regexpr("=", pairs, fixed = TRUE)
+  has_value <- eq > 0L
+  keys <- pairs
+  keys[has_value] <- substr(pairs[has_value], 1L, eq[has_value] - 1L)
+  values <- substring(pairs, eq + 1L)
+  values[!has_value] <- ""
+  fields <- values[match(kPeerKeys, keys)]
+  fields[is.na(fields)] <- ""
+  names(fields) <- kPeerKeys
+  fields
 }
 
 # Fills req as httpuv fills it when R listens on the TCP port itself (what
@@ -221,13 +232,13 @@ apply_peer <- function(req) {
   value <- req[["HTTP_X_VALVED_PEER"]]
   if (is.null(value)) return(invisible(NULL))
   fields <- peer_fields(value)
-  field <- function(name) if (name %in% names(fields)) fields[[name]] else ""
-  req$REMOTE_ADDR <- field("remote_addr")
-  req$REMOTE_PORT <- field("remote_port")
-  req$SERVER_NAME <- field("server_name")
-  req$SERVER_PORT <- field("server_port")
-  req$rook.url_scheme <- if (identical(field("scheme"), "https")) "https" else "http"
-  rm("HTTP_X_VALVED_PEER", envir = req)
+  req$REMOTE_ADDR <- fields[["remote_addr"]]
+  req$REMOTE_PORT <- fields[["remote_port"]]
+  req$SERVER_NAME <- fields[["server_name"]]
+  req$SERVER_PORT <- fields[["server_port"]]
+  req$rook.url_scheme <- if (identical(fields[["scheme"]], "https")) "https" else "http"
+  # rm()'s argument handling costs ~25 us per call; its .Internal ~0.5 us.
+  .Internal(remove("HTTP_X_VALVED_PEER", req, FALSE))
   if (!is.null(req[["HEADERS"]])) {
     req$HEADERS <- req$HEADERS[names(req$HEADERS) != "x-valved-peer"]
   }
