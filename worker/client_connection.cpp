@@ -350,19 +350,10 @@ void ClientConnection::OnResponseBodyIn(evbuffer* from, size_t n) {
     return OnResponseBody(copy);
   }
   body_bytes_ += n;
-  evbuffer* out = bufferevent_get_output(bev_.get());
-  size_t before = evbuffer_get_length(out);
-  std::string error;
-  if (!buffer_response_) {
-    evbuffer_remove_buffer(from, out, n);
-  } else if (Spool& spool = SpoolFor(response_spool_, host_.config().response_buffer_size);
-             !spool.Move(out, from, n, &error)) {
-    NoteSpoolFailed(error);
-    evbuffer_remove_buffer(from, out, n);
-  } else if (!spool.Flush(out, &error)) {
-    throw std::runtime_error(error);  // bytes lost: the Upstream fails the response
-  }
-  CountWritten(evbuffer_get_length(out) - before);
+  PassBody([&](evbuffer* out) { evbuffer_remove_buffer(from, out, n); },
+           [&](Spool& spool, evbuffer* out, std::string* error) {
+             return spool.Move(out, from, n, error);
+           });
 }
 
 void ClientConnection::OnResponseEnd() {
@@ -554,15 +545,25 @@ void ClientConnection::Write(std::string_view data) {
 // IsSinkFull() makes the child wait instead.
 void ClientConnection::WriteBody(std::initializer_list<std::string_view> pieces) {
   if (!bev_) return;
+  PassBody([&](evbuffer* out) { Spool::AppendInMemory(out, pieces); },
+           [&](Spool& spool, evbuffer* out, std::string* error) {
+             return spool.Append(out, pieces, error);
+           });
+}
+
+// The one way response body bytes reach the client's output: `in_memory`
+// puts them there directly, `to_spool` through the response spool.
+template <typename InMemory, typename ToSpool>
+void ClientConnection::PassBody(InMemory in_memory, ToSpool to_spool) {
   evbuffer* out = bufferevent_get_output(bev_.get());
   size_t before = evbuffer_get_length(out);
   std::string error;
   if (!buffer_response_) {
-    Spool::AppendInMemory(out, pieces);
+    in_memory(out);
   } else if (Spool& spool = SpoolFor(response_spool_, host_.config().response_buffer_size);
-             !spool.Append(out, pieces, &error)) {
+             !to_spool(spool, out, &error)) {
     NoteSpoolFailed(error);
-    Spool::AppendInMemory(out, pieces);
+    in_memory(out);
   } else if (!spool.Flush(out, &error)) {
     throw std::runtime_error(error);  // bytes lost: the Upstream fails the response
   }

@@ -141,6 +141,8 @@ class ClientConnection final : private Upstream::Sink {
 
   void Write(std::string_view data);
   void WriteBody(std::initializer_list<std::string_view> pieces);
+  template <typename InMemory, typename ToSpool>
+  void PassBody(InMemory in_memory, ToSpool to_spool);
   void NoteSpoolFailed(const std::string& error);
   void CountWritten(size_t bytes);
   Spool& SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit);
