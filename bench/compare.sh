@@ -14,9 +14,9 @@
 #   SMOKE=1 bench/compare.sh            # ~20 s: two scenarios, 1 s each (scripts/test.sh)
 #   DURATION=10 REPEAT=3 PEERS="haproxy valved" bench/compare.sh
 #
-# Loopback only. Installs haproxy, nginx-light and wrk from Debian when
-# missing (scripts/install-deps.sh bench); gnuplot, when installed, draws
-# bench/results/compare.png.
+# Loopback only. Installs haproxy, nginx-light, wrk and gnuplot from Debian
+# when missing (scripts/install-deps.sh bench); bench/plot.sh draws the full
+# run's PNG beside its tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -21,7 +21,7 @@ packages=(
   prometheus  # its promtool lints /metrics in tests/integration/metrics_lint_test.cpp
 )
 if [ "${1:-}" = bench ]; then
-  packages+=(haproxy nginx-light wrk)
+  packages+=(haproxy nginx-light wrk gnuplot-nox)  # gnuplot: bench/plot.sh
 fi
 
 missing=()
