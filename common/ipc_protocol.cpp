@@ -61,6 +61,10 @@ struct Formatter {
            ToString(m.outcome);
   }
   std::string operator()(const Cancel& m) const { return "CANCEL " + std::to_string(m.req); }
+  std::string operator()(const Transfer& m) const {
+    return "TRANSFER " + std::to_string(m.from_req) + " " + std::to_string(m.to_req) + " " +
+           std::to_string(m.child_id);
+  }
   std::string operator()(const Quit&) const { return "QUIT"; }
   std::string operator()(const Terminate&) const { return "TERMINATE"; }
   std::string operator()(const Reopen&) const { return "REOPEN"; }
@@ -95,6 +99,8 @@ std::optional<Message> ParseTokens(const std::vector<std::string_view>& t, std::
       ParseEnum(t[3], kOutcomes, &outcome))
     return Release{a, b, outcome};
   if (verb == "CANCEL" && arity(1) && ParseId(t[1], &a)) return Cancel{a};
+  if (verb == "TRANSFER" && arity(3) && ParseId(t[1], &a) && ParseId(t[2], &b) && ParseId(t[3], &c))
+    return Transfer{a, b, c};
   if (verb == "QUIT" && arity(0)) return Quit{};
   if (verb == "TERMINATE" && arity(0)) return Terminate{};
   if (verb == "REOPEN" && arity(0)) return Reopen{};

@@ -12,12 +12,18 @@
 //   M->W  DENY <req> <reason>                   queue_full|queue_timeout|shutting_down|no_children
 //   W->M  RELEASE <req> <child-id> <outcome>    ok|broken|timed_out
 //   W->M  CANCEL <req>                          client left before GRANT
+//   W->M  TRANSFER <from-req> <to-req> <child-id>
+//                                               the worker handed the child, whose
+//                                               lease for <from-req> ended ok, to its
+//                                               waiting request <to-req> (the lease
+//                                               table allowed it; common/lease_table.h)
 //   M->W  QUIT | TERMINATE | REOPEN             graceful stop | exit now | reopen logs
 //   W->M  STATS <family> <n>...                 the worker's counters of one family so far
 //                                               (common/request_stats.h); absolute, not deltas
 //
 // A request id is local to its worker; the master names a lease (worker, req).
-// Races are normal: a GRANT may cross a CANCEL; the worker then RELEASEs ok.
+// Races are normal: a GRANT may cross a CANCEL or a TRANSFER; the worker
+// then RELEASEs the granted child ok.
 //
 // Bump kProtocolVersion whenever a message changes.
 #pragma once
@@ -31,7 +37,7 @@
 
 namespace valved::ipc {
 
-inline constexpr int kProtocolVersion = 2;
+inline constexpr int kProtocolVersion = 3;
 inline constexpr size_t kMaxLineLength = 512;
 
 enum class DenyReason {
@@ -75,6 +81,11 @@ struct Release {
 struct Cancel {
   uint64_t req = 0;
 };
+struct Transfer {
+  uint64_t from_req = 0;
+  uint64_t to_req = 0;
+  uint64_t child_id = 0;
+};
 /// Cumulative counters of one family (a word); a later STATS of the same
 /// family replaces the earlier one, so a lost or repeated message costs nothing.
 struct Stats {
@@ -85,8 +96,8 @@ struct Quit {};
 struct Terminate {};
 struct Reopen {};
 
-using Message = std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Quit, Terminate,
-                             Reopen, Stats>;
+using Message = std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Transfer, Quit,
+                             Terminate, Reopen, Stats>;
 
 const char* ToString(DenyReason reason);
 const char* ToString(Outcome outcome);

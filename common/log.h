@@ -49,25 +49,28 @@ void WriteWhole(int fd, std::string_view data);
 /// strerror(errno) with the number: "98: Address already in use".
 std::string ErrnoString(int err);
 
+// The stream exists only for a line that will be written: constructing an
+// ostringstream (its locale) costs more than a whole lease in the master.
 class LogLine {
  public:
-  explicit LogLine(LogLevel level) : level_(level), enabled_(LogEnabled(level)) {}
+  explicit LogLine(LogLevel level) : level_(level) {
+    if (LogEnabled(level)) out_.emplace();
+  }
   ~LogLine() {
-    if (enabled_) WriteLogLine(level_, out_.str());
+    if (out_) WriteLogLine(level_, out_->str());
   }
   LogLine(const LogLine&) = delete;
   LogLine& operator=(const LogLine&) = delete;
 
   template <typename T>
   LogLine& operator<<(const T& value) {
-    if (enabled_) out_ << value;
+    if (out_) *out_ << value;
     return *this;
   }
 
  private:
   LogLevel level_;
-  bool enabled_;
-  std::ostringstream out_;
+  std::optional<std::ostringstream> out_;
 };
 
 inline LogLine Log(LogLevel level) { return LogLine(level); }

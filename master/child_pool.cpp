@@ -178,19 +178,44 @@ RChild* ChildPool::PickFree() {
 
 void ChildPool::Lease(RChild& child, LeaseRef lease) {
   child.leases.push_back(lease);
-  ++child.requests;
-  std::string reason =
-      "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req);
-  if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
-    ScheduleReplacement(child, RecycleReason::kMaxRequests,
-                        "served max_requests (" + std::to_string(child.requests) + ")");
+  if (table_) table_->Spend(child.id);
+  CountRequest(child);
   if (child.state != ChildState::kReady) {
-    Log(LogLevel::kDebug) << Name(child) << ": " << reason << " (" << child.leases.size()
-                          << " leases)";
+    Log(LogLevel::kDebug) << Name(child) << ": lease w" << lease.worker_id << "/" << lease.req
+                          << " (" << child.leases.size() << " leases)";
     return;
   }
   child.leased_at = clock_.Now();
-  Transition(child, ChildState::kBusy, reason);
+  // Routine: the reason is built only for a debug log, which would print it.
+  Transition(child, ChildState::kBusy,
+             LogEnabled(LogLevel::kDebug)
+                 ? "lease w" + std::to_string(lease.worker_id) + "/" + std::to_string(lease.req)
+                 : std::string());
+}
+
+void ChildPool::CountRequest(RChild& child) {
+  ++child.requests;
+  if (child.max_requests > 0 && child.requests >= static_cast<uint64_t>(child.max_requests))
+    ScheduleReplacement(child, RecycleReason::kMaxRequests,
+                        "served max_requests (" + std::to_string(child.requests) + ")");
+}
+
+// The worker spent the table's request already (LeaseTable::Claim). A child
+// told to drain meanwhile keeps Draining and stops after this request, as it
+// would have after a RELEASE; one due for replacement keeps serving until its
+// successor is Ready, as with any lease.
+bool ChildPool::Transfer(uint64_t child_id, LeaseRef from, LeaseRef to) {
+  RChild* child = FindMutable(child_id);
+  auto held = child ? std::find(child->leases.begin(), child->leases.end(), from)
+                    : std::vector<LeaseRef>::iterator{};
+  if (!child || held == child->leases.end()) {
+    Log(LogLevel::kDebug) << "transfer of unknown lease w" << from.worker_id << "/" << from.req
+                          << " on child#" << child_id << " ignored";
+    return false;
+  }
+  *held = to;
+  CountRequest(*child);
+  return true;
 }
 
 void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
@@ -207,7 +232,7 @@ void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
   bool idle = child->leases.empty();
   if (idle)
     child->busy_total += std::chrono::duration_cast<Duration>(clock_.Now() - child->leased_at);
-  std::string reason = std::string("released ") + ipc::ToString(outcome);
+  const char* reason = outcome == ipc::Outcome::kOk ? "released ok" : "released broken";
   // A stuck or broken child takes its other requests with it: R runs one
   // handler at a time, so they could not have finished either.
   if (outcome == ipc::Outcome::kTimedOut) return Stop(*child, SIGKILL, "no response in time");
@@ -290,6 +315,7 @@ void ChildPool::ScheduleReplacement(RChild& child, RecycleReason why, std::strin
   Log(LogLevel::kInfo) << Name(child) << ": to be replaced: " << reason;
   child.replacement = Replacement::kDue;
   child.replacement_reason = std::move(reason);
+  Publish(child);
 }
 
 void ChildPool::ReplaceAll(std::string_view reason) {
@@ -314,6 +340,7 @@ void ChildPool::AbandonReplacement(const std::string& why, uint64_t failed_id) {
     if (child->predecessor && child->state == ChildState::kSpawning && id != failed_id)
       Stop(*child, SIGKILL, "reload abandoned");
     child->predecessor = 0;
+    Publish(*child);
   }
 }
 
@@ -338,6 +365,9 @@ RChild* ChildPool::Spawn(uint64_t predecessor) {
   ++counters_.spawns;
   Log(LogLevel::kNotice) << Name(*child) << ": spawned"
                          << (predecessor ? " to replace child#" + std::to_string(predecessor) : "");
+  if (table_)
+    table_->AddChild(child->id, child->max_requests > 0 ? static_cast<uint32_t>(child->max_requests)
+                                                        : LeaseTable::kUnlimited);
   RChild* raw = child.get();
   children_.emplace(child->id, std::move(child));
   return raw;
@@ -432,10 +462,21 @@ void ChildPool::Transition(RChild& child, ChildState to, std::string_view reason
   }
   child.state = to;
   child.state_since = clock_.Now();
+  Publish(child);
   bool routine = (from == ChildState::kReady && to == ChildState::kBusy) ||
                  (from == ChildState::kBusy && to == ChildState::kReady);
-  Log(routine ? LogLevel::kDebug : LogLevel::kNotice)
-      << Name(child) << ": " << ToString(from) << " -> " << ToString(to) << " (" << reason << ")";
+  LogLevel level = routine ? LogLevel::kDebug : LogLevel::kNotice;
+  if (!LogEnabled(level)) return;  // spares Name()'s strings on every lease
+  Log(level) << Name(child) << ": " << ToString(from) << " -> " << ToString(to) << " (" << reason
+             << ")";
+}
+
+// Open: it may take the next request as soon as its current one ends.
+void ChildPool::Publish(const RChild& child) {
+  if (!table_) return;
+  if (child.state == ChildState::kDead) return table_->RemoveChild(child.id);
+  bool serving = child.state == ChildState::kReady || child.state == ChildState::kBusy;
+  table_->SetOpen(child.id, serving && child.replacement == Replacement::kNone);
 }
 
 size_t ChildPool::Count(ChildState state) const {

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/histogram.h"
 #include "common/ipc_protocol.h"
+#include "common/lease_table.h"
 #include "master/launcher.h"
 #include "master/r_child.h"
 
@@ -57,6 +58,9 @@ class ChildPool {
   /// The settings decisions use from now on (reload). Children keep their
   /// max_requests; the launcher's spec is the master's to change.
   void SetConfig(const Config& config) { config_ = config; }
+  /// Publishes from now on which children take hand-overs (nullptr: none).
+  /// Call before Start().
+  void PublishTo(LeaseTable* table) { table_ = table; }
 
   // --- events
   /// Spawns the children present from the start: n_min, and at least one so
@@ -82,6 +86,12 @@ class ChildPool {
   /// A child whose last lease ends goes back to Ready (or stops, if Draining).
   void Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
                const std::function<bool(const RChild&)>& still_accepts);
+  /// A worker handed the child from lease `from` (ended ok) to lease `to`
+  /// (common/lease_table.h): `to` takes `from`'s place and counts as a
+  /// request served. Returns false, changing nothing, when the child no
+  /// longer holds `from` (it died or was stopped meanwhile: the request
+  /// handed over then fails with it, as one sent just before would have).
+  bool Transfer(uint64_t child_id, LeaseRef from, LeaseRef to);
   /// The worker died: nobody can vouch for what the children it had leases on
   /// compute; stop them (their other requests, if any, get a 502).
   void RevokeLeasesOf(uint64_t worker_id);
@@ -132,6 +142,11 @@ class ChildPool {
  private:
   /// The only place a child's state changes.
   void Transition(RChild& child, ChildState to, std::string_view reason);
+  /// Tells the lease table whether the child takes hand-overs now.
+  void Publish(const RChild& child);
+  /// Counts one more request served by the child, scheduling its
+  /// replacement at max_requests.
+  void CountRequest(RChild& child);
   /// Starts a child; `predecessor` is the child it will replace (0: none).
   RChild* Spawn(uint64_t predecessor = 0);
   void SpawnSuccessors();
@@ -178,6 +193,7 @@ class ChildPool {
   std::string reload_error_;
   PoolCounters counters_;
   std::mt19937 random_{std::random_device{}()};
+  LeaseTable* table_ = nullptr;
 };
 
 }  // namespace valved::master

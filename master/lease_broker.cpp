@@ -8,6 +8,12 @@
 // into a 503 with Retry-After. A non-empty waitlist with a free child never
 // survives Dispatch(), which runs after every event.
 //
+// A worker may also hand a child from a finished request to its own oldest
+// waiter without asking (common/lease_table.h) and tell the master after, in
+// a TRANSFER; the waitlist forgets that waiter. The master may have granted
+// it another child meanwhile: the worker then RELEASEs that one, as for a
+// cancelled request.
+//
 // Races between a worker and the master are normal: a CANCEL may cross a
 // GRANT (the worker then RELEASEs the lease at once), and a RELEASE may name
 // a child that died meanwhile. Unknown ids are ignored, not errors.
@@ -30,14 +36,36 @@ void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
   waitlist_.push_back({worker_id, req, clock_.Now()});
 }
 
-void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) {
-  std::erase_if(waitlist_,
-                [&](const Waiter& w) { return w.worker_id == worker_id && w.req == req; });
+void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) { TakeWaiter(worker_id, req); }
+
+std::optional<LeaseBroker::Waiter> LeaseBroker::TakeWaiter(uint64_t worker_id, uint64_t req) {
+  auto it = std::find_if(waitlist_.begin(), waitlist_.end(),
+                         [&](const Waiter& w) { return w.worker_id == worker_id && w.req == req; });
+  if (it == waitlist_.end()) return std::nullopt;
+  Waiter waiter = *it;
+  waitlist_.erase(it);
+  return waiter;
 }
 
 void LeaseBroker::Release(uint64_t worker_id, const ipc::Release& release,
                           const std::function<bool(const RChild&)>& still_accepts) {
   pool_.Release(release.child_id, {worker_id, release.req}, release.outcome, still_accepts);
+}
+
+void LeaseBroker::Transfer(uint64_t worker_id, const ipc::Transfer& transfer) {
+  std::optional<Waiter> waiter = TakeWaiter(worker_id, transfer.to_req);
+  if (!pool_.Transfer(transfer.child_id, {worker_id, transfer.from_req},
+                      {worker_id, transfer.to_req}))
+    return;
+  ++handovers_;
+  if (waiter) NoteWaited(*waiter);
+}
+
+void LeaseBroker::NoteWaited(const Waiter& waiter) const {
+  if (!waiter.queued) return;
+  auto waited = std::chrono::duration_cast<Duration>(clock_.Now() - waiter.since);
+  Log(LogLevel::kInfo) << "req w" << waiter.worker_id << "/" << waiter.req << ": waited "
+                       << Seconds(waited) << "s for a free child";
 }
 
 void LeaseBroker::Dispatch() {
@@ -48,11 +76,7 @@ void LeaseBroker::Dispatch() {
     waitlist_.pop_front();
     pool_.Lease(*child, {waiter.worker_id, waiter.req});
     sink_.SendGrant(waiter.worker_id, {waiter.req, child->id, child->socket_path});
-    if (waiter.queued) {
-      auto waited = std::chrono::duration_cast<Duration>(clock_.Now() - waiter.since);
-      Log(LogLevel::kInfo) << "req w" << waiter.worker_id << "/" << waiter.req << ": waited "
-                           << Seconds(waited) << "s for a free child";
-    }
+    NoteWaited(waiter);
   }
   for (Waiter& waiter : waitlist_) {
     if (!waiter.queued) ++waited_;

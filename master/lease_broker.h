@@ -33,6 +33,9 @@ class LeaseBroker {
   /// Ends a lease; `still_accepts` is the pool's probe for a child released broken.
   void Release(uint64_t worker_id, const ipc::Release& release,
                const std::function<bool(const RChild&)>& still_accepts);
+  /// A worker handed a child from one of its requests to the next
+  /// (ipc::Transfer): the later one no longer waits, and holds the lease.
+  void Transfer(uint64_t worker_id, const ipc::Transfer& transfer);
   /// Pairs waiters with free children, oldest waiter first, then lets the
   /// pool spawn for those still waiting. Call after every event.
   void Dispatch();
@@ -47,6 +50,8 @@ class LeaseBroker {
   /// must never add to this). Not logged as a total; kept for tests and for
   /// the metrics to come.
   uint64_t waited() const { return waited_; }
+  /// Hand-overs applied (TRANSFERs of a lease the child still held).
+  uint64_t handovers() const { return handovers_; }
   /// When the oldest waiter arrived; nullopt when none waits.
   std::optional<TimePoint> oldest_since() const;
   /// DENYs sent so far, indexed by ipc::DenyReason.
@@ -61,6 +66,10 @@ class LeaseBroker {
   };
 
   void Deny(uint64_t worker_id, uint64_t req, ipc::DenyReason reason);
+  /// Removes the waiter, if it still waits.
+  std::optional<Waiter> TakeWaiter(uint64_t worker_id, uint64_t req);
+  /// Logs how long a queued waiter waited, now that it has a child.
+  void NoteWaited(const Waiter& waiter) const;
 
   Config config_;
   ChildPool& pool_;
@@ -69,6 +78,7 @@ class LeaseBroker {
   std::deque<Waiter> waitlist_;
   std::optional<ipc::DenyReason> closed_;
   uint64_t waited_ = 0;
+  uint64_t handovers_ = 0;
   std::array<uint64_t, 4> denials_{};
 };
 

@@ -112,14 +112,21 @@ void Master::Setup() {
       [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); },
       [this] { Guard("template ready", [&] { pool_->Start(); }); });
   pool_ = std::make_unique<ChildPool>(config_, *launcher_, clock_, runtime_dir_);
+  try {
+    lease_table_ = std::make_unique<LeaseTable>(LeaseTable::Create());
+  } catch (const std::exception& e) {
+    throw StartupError(kExitOsErr, e.what());
+  }
+  pool_->PublishTo(lease_table_.get());
   broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this);
   WorkerSupervisor::Hooks hooks{
       [this](uint64_t id, const ipc::Message& m) {
         Guard("worker message", [&] { OnWorkerMessage(id, m); });
       },
       [this](uint64_t id) { Guard("worker lost", [&] { OnWorkerLost(id); }); }};
-  supervisor_ = std::make_unique<WorkerSupervisor>(
-      base_.get(), config_, clock_, exe, std::move(listeners), std::move(hooks), runtime_dir_);
+  supervisor_ =
+      std::make_unique<WorkerSupervisor>(base_.get(), config_, clock_, exe, std::move(listeners),
+                                         std::move(hooks), runtime_dir_, lease_table_->fd());
   InstallSignals();
   if (status_listener) StartStatusServer(std::move(status_listener));
 }
@@ -218,6 +225,7 @@ StatusSnapshot Master::Snapshot() const {
   s.queue_length = broker_->waiting();
   if (auto oldest = broker_->oldest_since()) s.oldest_wait_seconds = seconds(*oldest);
   s.queued_total = broker_->waited();
+  s.handovers = broker_->handovers();
   s.denials = broker_->denials();
   for (const WorkerInfo& w : supervisor_->Workers()) {
     RequestStats stats = totals_.Of(w.id);
@@ -489,6 +497,8 @@ void Master::OnWorkerMessage(uint64_t worker_id, const ipc::Message& message) {
     if (m->outcome != ipc::Outcome::kOk) Reap();
     broker_->Release(worker_id, *m,
                      [](const RChild& child) { return UnixSocketAccepts(child.socket_path); });
+  } else if (const auto* m = std::get_if<ipc::Transfer>(&message)) {
+    broker_->Transfer(worker_id, *m);
   } else if (const auto* m = std::get_if<ipc::Cancel>(&message)) {
     broker_->Cancel(worker_id, m->req);
   } else if (const auto* m = std::get_if<ipc::Stats>(&message)) {
@@ -503,6 +513,7 @@ void Master::OnWorkerMessage(uint64_t worker_id, const ipc::Message& message) {
 
 void Master::OnWorkerLost(uint64_t worker_id) {
   totals_.OnWorkerGone(worker_id);
+  lease_table_->ClearWorker(worker_id);
   broker_->DropWorker(worker_id);
 }
 

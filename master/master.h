@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/event_ptr.h"
+#include "common/lease_table.h"
 #include "common/signal_set.h"
 #include "master/api_location.h"
 #include "master/child_pool.h"
@@ -130,6 +131,7 @@ class Master final : public LeaseSink {
   std::string runtime_dir_;
   ApiLocation api_;
   std::unique_ptr<RLauncher> launcher_;
+  std::unique_ptr<LeaseTable> lease_table_;  // before the pool, which publishes to it
   std::unique_ptr<ChildPool> pool_;
   std::unique_ptr<LeaseBroker> broker_;
   std::unique_ptr<WorkerSupervisor> supervisor_;

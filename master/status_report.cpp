@@ -74,6 +74,7 @@ Object::Ptr TotalsJson(const StatusSnapshot& s) {
   o->set("by_class", classes);
   o->set("rejected", Sum(r.rejections));
   o->set("queued", s.queued_total);
+  o->set("handovers", s.handovers);
   o->set("bytes_in", r.bytes_in);
   o->set("bytes_out", r.bytes_out);
   o->set("connections_open", r.connections_open);
@@ -169,6 +170,9 @@ void PoolFamilies(MetricsText& m, const StatusSnapshot& s) {
   m.Family("valved_queued_requests_total", "counter",
            "Requests that found no free R child and waited.");
   m.Sample("valved_queued_requests_total", {}, s.queued_total);
+  m.Family("valved_lease_handovers_total", "counter",
+           "Requests a worker gave the R child of the request before, without the master.");
+  m.Sample("valved_lease_handovers_total", {}, s.handovers);
   m.Family("valved_queue_denials_total", "counter",
            "Requests refused an R child (503), by reason.");
   for (ipc::DenyReason reason : kDenyReasons)

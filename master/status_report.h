@@ -70,6 +70,7 @@ struct StatusSnapshot {
   size_t queue_length = 0;
   double oldest_wait_seconds = 0;
   uint64_t queued_total = 0;          ///< requests that had to wait for a child
+  uint64_t handovers = 0;             ///< leases a worker passed on without the master
   std::array<uint64_t, 4> denials{};  ///< by ipc::DenyReason
   std::vector<WorkerStatus> workers;
   std::vector<ChildStatus> children;

@@ -34,11 +34,12 @@ constexpr Duration kMaxRespawnDelay = std::chrono::seconds(5);
 // installed by libevent would write into the master's own signal pipe, so
 // the child resets them before unblocking signals, then execs.
 [[noreturn]] void ExecWorker(const std::vector<char*>& argv, int channel_fd, int listen_fd,
-                             const sigset_t& old_mask) {
+                             int lease_table_fd, const sigset_t& old_mask) {
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   fcntl(channel_fd, F_SETFD, 0);
   fcntl(listen_fd, F_SETFD, 0);
+  if (lease_table_fd >= 0) fcntl(lease_table_fd, F_SETFD, 0);
   execv(argv[0], argv.data());
   _exit(kExitOsErr);
 }
@@ -61,12 +62,13 @@ const char* ToString(WorkerState state) {
 
 WorkerSupervisor::WorkerSupervisor(event_base* base, const Config& config, const Clock& clock,
                                    std::string exe, std::vector<UniqueFd> listeners, Hooks hooks,
-                                   std::string runtime_dir)
+                                   std::string runtime_dir, int lease_table_fd)
     : base_(base),
       config_(config),
       clock_(clock),
       exe_(std::move(exe)),
       runtime_dir_(std::move(runtime_dir)),
+      lease_table_fd_(lease_table_fd),
       hooks_(std::move(hooks)),
       graveyard_(base) {
   for (UniqueFd& listener : listeners) slots_.push_back(Slot{std::move(listener)});
@@ -84,6 +86,7 @@ std::vector<std::string> WorkerSupervisor::WorkerArgs(const Worker& worker, int 
       "--listen-fd=" + std::to_string(slots_[worker.slot].listener.get()),
       "--id=" + std::to_string(worker.id)};
   if (!runtime_dir_.empty()) args.push_back("--runtime-dir=" + runtime_dir_);
+  if (lease_table_fd_ >= 0) args.push_back("--lease-table-fd=" + std::to_string(lease_table_fd_));
   for (const auto& [key, value] : SettingsOf(config_)) args.push_back("--set=" + key + "=" + value);
   return args;
 }
@@ -105,7 +108,8 @@ void WorkerSupervisor::Fork(size_t slot) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old_mask);
   pid_t pid = fork();
-  if (pid == 0) ExecWorker(argv, theirs.get(), slots_[slot].listener.get(), old_mask);
+  if (pid == 0)
+    ExecWorker(argv, theirs.get(), slots_[slot].listener.get(), lease_table_fd_, old_mask);
   int fork_errno = errno;
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   if (pid == -1) throw std::runtime_error("fork() failed: " + ErrnoString(fork_errno));

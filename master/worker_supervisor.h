@@ -48,9 +48,11 @@ class WorkerSupervisor {
   /// `listeners[i]` is slot i's listening socket. The master keeps it, so a
   /// worker re-forked into the slot takes over the same accept queue
   /// (closing a SO_REUSEPORT socket drops the connections queued on it).
-  /// Workers are told `runtime_dir`, where their temporary files go by default.
+  /// Workers are told `runtime_dir`, where their temporary files go by
+  /// default, and inherit `lease_table_fd` (common/lease_table.h; -1: none).
   WorkerSupervisor(event_base* base, const Config& config, const Clock& clock, std::string exe,
-                   std::vector<UniqueFd> listeners, Hooks hooks, std::string runtime_dir = "");
+                   std::vector<UniqueFd> listeners, Hooks hooks, std::string runtime_dir = "",
+                   int lease_table_fd = -1);
   ~WorkerSupervisor();
   /// The settings workers forked from now on get (reload); running workers
   /// keep theirs until ReplaceAll() swaps them.
@@ -116,6 +118,7 @@ class WorkerSupervisor {
   const Clock& clock_;
   std::string exe_;
   std::string runtime_dir_;  // the workers' default temp_dir
+  int lease_table_fd_;       // the master's; inherited by every worker
   std::vector<Slot> slots_;
   Hooks hooks_;
   std::vector<std::unique_ptr<Worker>> workers_;  // every worker process not yet reaped

@@ -2,12 +2,31 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "common/log.h"
 
 namespace valved::worker {
+namespace {
 
-MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers)
+// Enough to recognise a GRANT that crossed a TRANSFER: the master answers
+// within a few messages.
+constexpr size_t kHandedOverRemembered = 64;
+
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers,
+                       LeaseTable* table)
     : handlers_(std::move(handlers)),
+      worker_id_(worker_id),
+      table_(table),
       channel_(
           base, std::move(channel), "master", [this](const ipc::Message& m) { Dispatch(m); },
           [this](const std::string& reason) { Lose(reason); }) {
@@ -15,18 +34,57 @@ MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, H
 }
 
 void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
-  waiting_[req] = std::move(callback);
+  uint64_t order = next_order_++;
+  waiting_[req] = {std::move(callback), order, SteadyNowNs()};
+  queue_.emplace(order, req);
+  if (queue_.size() == 1) PublishOldest();
   channel_.Send(ipc::Acquire{req});
 }
 
 void MasterLink::Cancel(uint64_t req) {
-  if (waiting_.erase(req) == 0) return;
+  if (!TakeWaiter(req)) return;
   cancelled_.insert(req);
   channel_.Send(ipc::Cancel{req});
 }
 
 void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
   channel_.Send(ipc::Release{req, child_id, outcome});
+}
+
+void MasterLink::ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path) {
+  if (!HandOver(req, child_id, socket_path)) Release(req, child_id, ipc::Outcome::kOk);
+}
+
+// The TRANSFER is queued before the waiter's callback writes to the child,
+// but neither waits for the master.
+bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path) {
+  if (!table_ || queue_.empty()) return false;
+  uint64_t req = queue_.begin()->second;
+  if (!table_->OldestOfAll(worker_id_, waiting_.at(req).since_ns) || !table_->Claim(child_id))
+    return false;
+  LeaseCallback callback = *TakeWaiter(req);
+  handed_over_.push_back(req);
+  if (handed_over_.size() > kHandedOverRemembered) handed_over_.pop_front();
+  channel_.Send(ipc::Transfer{from_req, req, child_id});
+  callback(ipc::Grant{req, child_id, socket_path});
+  return true;
+}
+
+std::optional<MasterLink::LeaseCallback> MasterLink::TakeWaiter(uint64_t req) {
+  auto it = waiting_.find(req);
+  if (it == waiting_.end()) return std::nullopt;
+  LeaseCallback callback = std::move(it->second.callback);
+  bool oldest = queue_.begin()->first == it->second.order;
+  queue_.erase(it->second.order);
+  waiting_.erase(it);
+  if (oldest) PublishOldest();
+  return callback;
+}
+
+void MasterLink::PublishOldest() {
+  if (table_)
+    table_->PublishOldest(worker_id_,
+                          queue_.empty() ? 0 : waiting_.at(queue_.begin()->second).since_ns);
 }
 
 void MasterLink::SendStats(const RequestStats& stats) {
@@ -67,18 +125,19 @@ void MasterLink::OnWelcome(const ipc::Welcome& welcome) {
 }
 
 void MasterLink::OnAnswer(uint64_t req, const LeaseAnswer& answer) {
-  auto it = waiting_.find(req);
-  if (it == waiting_.end()) {
-    // A cancelled request (the messages crossed), or a stray: never keep a child.
-    if (cancelled_.erase(req) == 0)
+  std::optional<LeaseCallback> callback = TakeWaiter(req);
+  if (!callback) {
+    // A cancelled or handed-over request (the messages crossed), or a
+    // stray: never keep a child.
+    bool handed_over =
+        std::find(handed_over_.begin(), handed_over_.end(), req) != handed_over_.end();
+    if (cancelled_.erase(req) == 0 && !handed_over)
       Log(LogLevel::kWarn) << "req " << req << ": answer for an unknown request";
     if (const auto* grant = std::get_if<ipc::Grant>(&answer))
       Release(req, grant->child_id, ipc::Outcome::kOk);
     return;
   }
-  LeaseCallback callback = std::move(it->second);
-  waiting_.erase(it);
-  callback(answer);
+  (*callback)(answer);
 }
 
 void MasterLink::Lose(const std::string& reason) {

@@ -5,10 +5,20 @@
 // because a GRANT may already be on its way (the messages cross), a GRANT for
 // a cancelled request is released at once with outcome ok, so the master never
 // loses a child to a client that left.
+//
+// Hand-over: when a lease ends ok and a request of this worker waits, the
+// child goes straight to the oldest waiter if the lease table allows it
+// (common/lease_table.h: the child is open, and no other worker has an
+// older waiter); the master learns of it afterwards from one TRANSFER. A
+// GRANT for a request handed a child that way crossed the TRANSFER and is
+// released at once, as for a cancelled request.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +26,7 @@
 
 #include "common/ipc_channel.h"
 #include "common/ipc_protocol.h"
+#include "common/lease_table.h"
 #include "common/request_stats.h"
 #include "common/unique_fd.h"
 
@@ -33,8 +44,10 @@ class MasterLink {
     std::function<void()> on_reopen;  ///< REOPEN, after the log file was reopened
   };
 
-  /// Takes the channel fd and sends HELLO.
-  MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers);
+  /// Takes the channel fd and sends HELLO. `table` (may be nullptr: no
+  /// hand-overs) must outlive this link.
+  MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers,
+             LeaseTable* table = nullptr);
   MasterLink(const MasterLink&) = delete;
   MasterLink& operator=(const MasterLink&) = delete;
 
@@ -45,6 +58,10 @@ class MasterLink {
   void Cancel(uint64_t req);
   /// Ends the lease of `child_id` held for `req`.
   void Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome);
+  /// Ends the lease of `child_id` held for `req`, which went ok, by handing
+  /// the child to this worker's oldest waiter when the lease table allows
+  /// it (that waiter's callback runs before this returns), else by a RELEASE.
+  void ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path);
   /// Sends every family of `stats` (STATS lines).
   void SendStats(const RequestStats& stats);
   /// Runs `done` once every message sent so far has left the process.
@@ -53,6 +70,17 @@ class MasterLink {
   size_t waiting() const { return waiting_.size(); }
 
  private:
+  struct Waiter {
+    LeaseCallback callback;
+    uint64_t order;    ///< key in queue_
+    int64_t since_ns;  ///< steady clock, for the lease table
+  };
+
+  bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
+  /// Forgets the waiter for `req`; its callback, or nullopt if none waits.
+  std::optional<LeaseCallback> TakeWaiter(uint64_t req);
+  /// Tells the lease table when the oldest waiter asked.
+  void PublishOldest();
   void Dispatch(const ipc::Message& message);
   void OnMessage(const ipc::Message& message);
   void OnWelcome(const ipc::Welcome& welcome);
@@ -60,8 +88,13 @@ class MasterLink {
   void Lose(const std::string& reason);
 
   Handlers handlers_;
-  std::unordered_map<uint64_t, LeaseCallback> waiting_;
+  uint64_t worker_id_;
+  LeaseTable* table_;
+  std::unordered_map<uint64_t, Waiter> waiting_;
+  std::map<uint64_t, uint64_t> queue_;  // order -> req, oldest first
+  uint64_t next_order_ = 0;
   std::unordered_set<uint64_t> cancelled_;  // may still get a GRANT or DENY
+  std::deque<uint64_t> handed_over_;        // the latest few: a GRANT may cross their TRANSFER
   IpcChannel channel_;
 };
 

@@ -283,7 +283,7 @@ void Upstream::PauseReading() {
 
 void Upstream::Complete() {
   clean_end_ = true;
-  Finish(ipc::Outcome::kOk);
+  Finish(ipc::Outcome::kOk, true);
   if (sink_) return sink_->OnResponseEnd();
   if (on_done_) on_done_(*this);
 }
@@ -298,8 +298,9 @@ void Upstream::Fail(Failure failure, const std::string& detail) {
 }
 
 // The connection goes back to connections_ before the RELEASE leaves, so it
-// is there when this worker gets the child's next lease.
-void Upstream::Finish(ipc::Outcome outcome) {
+// is there when this worker gets the child's next lease, which a hand-over
+// gives at once: the next request is written on it before this returns.
+void Upstream::Finish(ipc::Outcome outcome, bool may_hand_over) {
   bool reusable = Reusable();
   finished_ = true;
   evtimer_del(timer_.get());
@@ -308,6 +309,7 @@ void Upstream::Finish(ipc::Outcome outcome) {
   } else {
     bev_.reset();  // closes the child's connection; safe inside its own callback
   }
+  if (may_hand_over) return master_.ReleaseOk(lease_.req, lease_.child_id, lease_.socket_path);
   master_.Release(lease_.req, lease_.child_id, outcome);
 }
 

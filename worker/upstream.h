@@ -144,7 +144,9 @@ class Upstream {
   void NoteProgress();
   void Complete();
   void Fail(Failure failure, const std::string& detail);
-  void Finish(ipc::Outcome outcome);
+  /// Ends the lease; `may_hand_over`: ok, and the child may go straight to
+  /// this worker's next waiting request (MasterLink::ReleaseOk).
+  void Finish(ipc::Outcome outcome, bool may_hand_over = false);
   bool Reusable() const;
   void ArmTimer();
 

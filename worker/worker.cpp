@@ -46,7 +46,7 @@ void SetParserHeadLimit(const Config& config) {
 }  // namespace
 
 Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
-               UniqueFd channel_fd, const std::string& runtime_dir)
+               UniqueFd channel_fd, const std::string& runtime_dir, LeaseTable* lease_table)
     : base_(base),
       config_(std::move(config)),
       id_(id),
@@ -54,7 +54,8 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
       master_(base, std::move(channel_fd), id,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
                                    [this](const std::string& reason) { OnMasterLost(reason); },
-                                   [this] { OnReopen(); }}),
+                                   [this] { OnReopen(); }},
+              lease_table),
       temp_dir_(!config_.temp_dir.empty() ? config_.temp_dir
                 : !runtime_dir.empty()    ? runtime_dir
                                           : "/tmp"),

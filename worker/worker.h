@@ -28,7 +28,7 @@ class Worker final : private ConnectionHost {
   /// log cannot be opened. Temporary files go in temp_dir, else `runtime_dir`,
   /// else /tmp.
   Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd, UniqueFd channel_fd,
-         const std::string& runtime_dir = "");
+         const std::string& runtime_dir = "", LeaseTable* lease_table = nullptr);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

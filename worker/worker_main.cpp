@@ -7,6 +7,7 @@
 
 #include "common/event_ptr.h"
 #include "common/exit_status.h"
+#include "common/lease_table.h"
 #include "common/log.h"
 #include "common/parse_text.h"
 #include "common/privileges.h"
@@ -46,6 +47,7 @@ bool ParseArg(int argc, char** argv, int* i, WorkerArgs* args, std::string* erro
   std::string_view value;
   if (value_of("--channel-fd=", &value)) return SetNumber(value, &args->channel_fd);
   if (value_of("--listen-fd=", &value)) return SetNumber(value, &args->listen_fd);
+  if (value_of("--lease-table-fd=", &value)) return SetNumber(value, &args->lease_table_fd);
   if (value_of("--id=", &value)) return SetNumber(value, &args->id);
   if (value_of("--runtime-dir=", &value)) {
     args->runtime_dir = std::string(value);
@@ -80,14 +82,17 @@ int Run(Config config, const WorkerArgs& args) {
   // Not inherited by anything the worker might start.
   fcntl(args.channel_fd, F_SETFD, FD_CLOEXEC);
   fcntl(args.listen_fd, F_SETFD, FD_CLOEXEC);
+  if (args.lease_table_fd >= 0) fcntl(args.lease_table_fd, F_SETFD, FD_CLOEXEC);
   try {
+    std::optional<LeaseTable> table;
+    if (args.lease_table_fd >= 0) table.emplace(LeaseTable::Attach(UniqueFd(args.lease_table_fd)));
     EventBasePtr base(event_base_new());
     if (!base) throw std::runtime_error("event_base_new() failed");
     // Two priorities: the master channel's events (0) before the clients'
     // and the children's (1, the default from here on); see IpcChannel.
     event_base_priority_init(base.get(), 2);
     Worker worker(base.get(), std::move(config), args.id, UniqueFd(args.listen_fd),
-                  UniqueFd(args.channel_fd), args.runtime_dir);
+                  UniqueFd(args.channel_fd), args.runtime_dir, table ? &*table : nullptr);
     event_base_dispatch(base.get());
     return worker.exit_code().value_or(kExitSoftware);
   } catch (const std::exception& e) {
@@ -109,6 +114,8 @@ std::optional<WorkerArgs> ParseWorkerArgs(int argc, char** argv, std::string* er
   if (args.id == 0) *error = "--id=K (K >= 1) is required";
   if (!IsOpenFd(args.listen_fd)) *error = "--listen-fd must name an open file descriptor";
   if (!IsOpenFd(args.channel_fd)) *error = "--channel-fd must name an open file descriptor";
+  if (args.lease_table_fd != -1 && !IsOpenFd(args.lease_table_fd))
+    *error = "--lease-table-fd must name an open file descriptor";
   if (!error->empty()) return std::nullopt;
   return args;
 }

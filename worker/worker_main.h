@@ -1,10 +1,12 @@
 // The worker process's entry point, exec'd by the master:
 //
-//   valved worker --channel-fd=N --listen-fd=M --id=K [--set key=value]...
+//   valved worker --channel-fd=N --listen-fd=M --id=K [--lease-table-fd=L]
+//                 [--set key=value]...
 //
 // N is this worker's end of its socketpair with the master, M the slot's
-// listening socket (bound, listening, SO_REUSEPORT), K the slot number, and
-// each --set (also --set=key=value) one setting as in common/settings.h.
+// listening socket (bound, listening, SO_REUSEPORT), K the slot number, L
+// the master's lease table (common/lease_table.h; without it no hand-overs),
+// and each --set (also --set=key=value) one setting as in common/settings.h.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@ namespace valved::worker {
 struct WorkerArgs {
   int channel_fd = -1;
   int listen_fd = -1;
+  int lease_table_fd = -1;  ///< -1: none
   uint64_t id = 0;
   std::string runtime_dir;  ///< the master's runtime directory: temp_dir when that is empty
   std::vector<std::pair<std::string, std::string>> settings;  ///< (key, value) in order

@@ -13,6 +13,7 @@ TEST(IpcProtocol, EveryMessageRoundTrips) {
                                    Deny{1874, DenyReason::kQueueTimeout},
                                    Release{1873, 5, Outcome::kTimedOut},
                                    Cancel{9},
+                                   Transfer{9, 12, 5},
                                    Quit{},
                                    Terminate{},
                                    Reopen{}};
@@ -46,6 +47,8 @@ TEST(IpcProtocol, RejectsMalformedLines) {
                        "QUIT now",
                        "GRANT 1 x /p",
                        "HELLO 1 2",
+                       "TRANSFER 1 2",
+                       "TRANSFER 1 2 x",
                        "BOGUS 1"};
   for (const char* line : bad) {
     std::string error;
