@@ -24,12 +24,13 @@
 #   EOF on stdin: the master is gone or wants the template to stop; it exits 0.
 #   Exit status 3 before readiness: the API cannot be loaded (as launcher.R).
 #
-# Who is the parent. The template forks an intermediate process (estranged:
-# the template's parallel package reaps it), which forks the child and exits
-# at once after printing the child's pid. The child is then re-parented to
-# the nearest subreaper: the master (PR_SET_CHILD_SUBREAPER), which reaps it
-# and routes its exit status like a fresh child's. A child's crash never
-# reaches the template; the template's exit never takes a child down.
+# Who is the parent. The template forks an intermediate process, which forks
+# the child and exits after printing the child's pid. The child is then
+# re-parented to the nearest subreaper: the master (PR_SET_CHILD_SUBREAPER),
+# which reaps it and routes its exit status like a fresh child's. A child's
+# crash never reaches the template; the template's exit never takes a child
+# down. Normally the child is a spare, forked and warmed up before the
+# command came (see start_spare()).
 #
 # Fork safety, in the child: the template never started httpuv's server (no
 # listening socket, no background thread); the child starts its own. The
@@ -43,6 +44,8 @@
 
 valved_library_only <- TRUE
 kTemplateUsage <- 2L
+kChildWarmUpRounds <- 2L  # decoy GET + POST pairs a child serves before it is given out
+kSpares <- 2L  # children forked and warmed up ahead of the master's fork commands
 
 template_args <- function(args) {
   if (length(args) != 3L) {
@@ -58,11 +61,32 @@ template_args <- function(args) {
 # endpoint: the API's filters and endpoints see nothing. The API's own router
 # is byte-compiled instead of run (compile_router()).
 warm_up_template <- function(pr, jit) {
+  decoy <- decoy_router()
+  app <- as_app(decoy)
+  run_decoy(app, 3L)
+  if (jit > 0L) compile_router(pr, decoy)
+  # httpuv's R side of a server start (its R6 classes, lazy-loaded code),
+  # without creating a server: that, and its I/O thread, is the child's.
+  # Loading PipeServer and Server from httpuv's lazy-load database took
+  # ~4 ms of a child's startPipeServer(); its whole namespace is small.
+  invisible(httpuv:::AppWrapper$new(app))
+  invisible(eapply(asNamespace("httpuv"), function(x) NULL, all.names = TRUE))
+  # Everything loaded so far moves to R's oldest generation, so the
+  # children's minor collections leave those pages shared.
+  invisible(gc(full = TRUE))
+  app
+}
+
+# A router of our own with one endpoint per method, which no API sees.
+decoy_router <- function() {
   decoy <- plumber::pr()
   decoy <- plumber::pr_get(decoy, "/", function(req, res) list(ok = TRUE, n = 1:3))
-  decoy <- plumber::pr_post(decoy, "/", function(req, res) list(ok = TRUE))
-  app <- as_app(decoy)
-  for (i in 1:3) {
+  plumber::pr_post(decoy, "/", function(req, res) list(ok = TRUE))
+}
+
+# `rounds` GET and POST requests through `app` (as_app() of the decoy).
+run_decoy <- function(app, rounds) {
+  for (i in seq_len(rounds)) {
     for (method in c("GET", "POST")) {
       req <- warm_up_request()
       req$REQUEST_METHOD <- method
@@ -73,14 +97,6 @@ warm_up_template <- function(pr, jit) {
       tryCatch(httpuv:::rookCall(app$call, req, NULL, -1), error = function(e) NULL)
     }
   }
-  if (jit > 0L) compile_router(pr, decoy)
-  # httpuv's R side of a server start (its R6 classes, lazy-loaded code),
-  # without creating a server: that, and its I/O thread, is the child's.
-  invisible(httpuv:::AppWrapper$new(app))
-  # Everything loaded so far moves to R's oldest generation, so the
-  # children's minor collections leave those pages shared.
-  invisible(gc(full = TRUE))
-  invisible(NULL)
 }
 
 # Byte-compiles the functions in `env` (this file's and launcher.R's): R's
@@ -204,9 +220,9 @@ reopen_fd <- function(fd, path, mode) {
 # unreferenced connection at the next garbage collection).
 child_fds <- new.env(parent = emptyenv())
 
-# In the forked child: cut every tie with the template, then serve.
+# In the forked child: cut every tie with the template, then serve. The
+# master's command pipe was closed by the intermediate process.
 become_child <- function(state, cmd) {
-  close(state$commands)  # R's file("stdin") is a dup of fd 0: the master's command pipe
   child_fds$stdin <- reopen_fd(0L, "/dev/null", "r")
   child_fds$stdout <- reopen_fd(1L, cmd$stdout_fifo, "w")
   child_fds$stderr <- reopen_fd(2L, cmd$stderr_fifo, "w")
@@ -218,12 +234,46 @@ become_child <- function(state, cmd) {
             first_ppid = state$master_pid)
 }
 
+# A forked child's first requests wrote into pages it shares with the
+# template (copy-on-write: R allocates from free slots of the template's
+# heap pages; the C stack; httpuv's and plumber's first-use state): ~1,000
+# page faults and ~5 ms of R CPU more than later requests. Requests through
+# the decoy router (never the API's) take that cost before the child is
+# given out.
+warm_up_child <- function(state) {
+  run_decoy(state$decoy, kChildWarmUpRounds)
+}
+
 reply <- function(...) {
   cat(..., "\n", sep = "", file = stdout())
   flush(stdout())
 }
 
-# One fork command: template -> intermediate -> child.
+# Ends a process the template forked without running R's exit code (the
+# API's finalizers and .Last, the session's temporary directory, which all
+# belong to the template).
+die <- function() {
+  tools::pskill(Sys.getpid(), tools::SIGKILL)
+  Sys.sleep(1)  # not reached: SIGKILL to oneself is delivered at once
+}
+
+# In an intermediate process: forks the child for `cmd`, which is re-parented
+# to the master once this process exits, and tells the master its pid.
+fork_and_reply <- function(state, cmd) {
+  child <- parallel:::mcfork(estranged = TRUE)
+  if (inherits(child, "masterProcess")) {
+    tryCatch({
+      warm_up_child(state)
+      become_child(state, cmd)
+    }, error = function(e) {
+      print_error(e)
+      quit(save = "no", status = kExitServer)
+    })
+  }
+  reply("valved-forked ", cmd$id, " ", child$pid)
+}
+
+# One fork command without a spare: template -> intermediate -> child.
 fork_child <- function(state, cmd) {
   middle <- tryCatch(parallel:::mcfork(estranged = TRUE), error = function(e) e)
   if (inherits(middle, "error")) {
@@ -233,16 +283,134 @@ fork_child <- function(state, cmd) {
   if (!inherits(middle, "masterProcess")) return(invisible(NULL))  # the template
   # The intermediate process: any error must end it, never return to the loop.
   tryCatch({
-    child <- parallel:::mcfork(estranged = TRUE)
-    if (inherits(child, "masterProcess")) {
+    close(state$commands)  # R's file("stdin") is a dup of fd 0: the master's command pipe
+    fork_and_reply(state, cmd)
+  }, error = function(e) reply("valved-fork-failed ", cmd$id, " ", conditionMessage(e)))
+  parallel:::mcexit(0L)
+}
+
+# The spare. Forking and warming up a child take tens of milliseconds; the
+# template does both ahead of the next fork command, so that a spawning
+# child waits only for its own server to start. The spare is a child of an
+# intermediate process (so that it can be re-parented to the master later),
+# which holds it until the command comes:
+#   template --stdin--> intermediate --stdin--> spare
+# (parallel's pipes: mcfork() makes the parent's pipe the child's stdin).
+# The intermediate passes the fork command on and exits; or, on "stop" or
+# EOF (the template is stopping or gone), kills the spare and exits. The spare warms up, then reads its command; EOF means the
+# intermediate is gone: it exits. Neither runs R's exit code (die()).
+# Returns the intermediate (a parallel child process) in the template, or
+# NULL if it cannot fork.
+start_spare <- function(state) {
+  middle <- tryCatch(parallel:::mcfork(), error = function(e) NULL)
+  if (!inherits(middle, "masterProcess")) return(middle)
+  tryCatch(run_intermediate(state, middle), error = function(e) print_error(e))
+  die()
+}
+
+run_intermediate <- function(state, me) {
+  close(state$commands)
+  spare <- parallel:::mcfork()
+  if (inherits(spare, "masterProcess")) run_spare(state, c(me$fd[[1L]], spare$fd[[1L]]))
+  line <- readLines(file("stdin"), n = 1L, warn = FALSE)
+  cmd <- if (length(line) == 1L) parse_command(line) else NULL
+  if (is.null(cmd)) {
+    # The master, our subreaper, reaps it once we have exited.
+    tools::pskill(spare$pid, tools::SIGKILL)
+    return(invisible(NULL))
+  }
+  given <- tryCatch(write_to_child(spare, line), error = function(e) FALSE)
+  if (given) {
+    reply("valved-forked ", cmd$id, " ", spare$pid)
+  } else {
+    # The spare is gone. The child forked instead must not hold our pipe to
+    # the template, whose EOF tells the template that we are done.
+    parallel:::closeFD(me$fd[[1L]])
+    fork_and_reply(state, cmd)
+  }
+}
+
+# parallel's sendChildStdin(), which only the top process may use: writes
+# `line` to the pipe that is `child`'s stdin (through /proc, which opens the
+# pipe itself). FALSE if the child is gone.
+write_to_child <- function(child, line) {
+  # A write into a dead child's pipe is not an error in R when SIGPIPE is
+  # ignored (as valved starts R); a zombie has closed its end.
+  stat <- proc_stat(child$pid)
+  if (is.null(stat) || stat[[1L]] %in% c("Z", "X")) return(FALSE)
+  con <- file(file.path("/proc/self/fd", child$fd[[2L]]), open = "w", raw = TRUE)
+  on.exit(close(con))
+  writeLines(line, con)
+  flush(con)
+  TRUE
+}
+
+# In the spare: `pipes` are the intermediate's and our own pipe to our
+# parent, which nothing writes to.
+run_spare <- function(state, pipes) {
+  tryCatch({
+    parallel:::closeFD(pipes)
+    warm_up_child(state)
+    line <- readLines(file("stdin"), n = 1L, warn = FALSE)
+    cmd <- if (length(line) == 1L) parse_command(line) else NULL
+    if (!is.null(cmd)) {
       tryCatch(become_child(state, cmd), error = function(e) {
         print_error(e)
         quit(save = "no", status = kExitServer)
       })
     }
-    reply("valved-forked ", cmd$id, " ", child$pid)
-  }, error = function(e) reply("valved-fork-failed ", cmd$id, " ", conditionMessage(e)))
-  parallel:::mcexit(0L)
+  }, error = function(e) print_error(e))
+  die()
+}
+
+# Waits (bounded) until `pid`, a child of this process, has been reaped
+# (by parallel's SIGCHLD handler, which only the template has).
+wait_gone <- function(pid) {
+  for (i in seq_len(200L)) {
+    if (!dir.exists(file.path("/proc", pid))) return(TRUE)
+    Sys.sleep(0.01)
+  }
+  FALSE
+}
+
+# In the template: passes fork command `line` to the spare's intermediate.
+# FALSE if there is no spare or it is gone.
+give_to_spare <- function(spare, line) {
+  if (is.null(spare)) return(FALSE)
+  tryCatch({
+    parallel:::sendChildStdin(spare, paste0(line, "\n"))
+    TRUE
+  }, error = function(e) FALSE)
+}
+
+# In the template: waits until a spare's intermediate has exited (EOF on its
+# pipe), which frees parallel's record of it.
+forget_spare <- function(spare) {
+  if (!is.null(spare)) parallel:::readChild(spare)
+  invisible(NULL)
+}
+
+# In the template: forks spares until there are kSpares.
+top_up_spares <- function(state, spares) {
+  while (length(spares) < kSpares) {
+    spare <- start_spare(state)
+    if (is.null(spare)) break
+    spares <- c(spares, list(spare))
+  }
+  spares
+}
+
+# In the template, when it stops: the spares and their intermediates exit
+# before the template does, so that no process outlives it.
+stop_spares <- function(spares) {
+  for (spare in spares) {
+    tryCatch(parallel:::sendChildStdin(spare, "stop\n"), error = function(e) NULL)
+  }
+  for (spare in spares) {
+    forget_spare(spare)
+    wait_gone(spare$pid)
+  }
+  invisible(NULL)
 }
 
 parse_command <- function(line) {
@@ -268,10 +436,11 @@ template_main <- function() {
   }
   state <- list(pr = pr, finish = prepare_router(pr), master_pid = master_pid,
                 jit = compiler::enableJIT(-1L))
-  warm_up_template(pr, state$jit)
+  state$decoy <- warm_up_template(pr, state$jit)
   compile_functions(globalenv())
   state$commands <- file("stdin", open = "r")
   reply("valved-ready ", token)
+  spares <- top_up_spares(state, list())
   repeat {
     line <- readLines(state$commands, n = 1L, warn = FALSE)
     if (length(line) == 0L) break  # EOF: the master closed our stdin
@@ -280,8 +449,20 @@ template_main <- function() {
       cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
       next
     }
-    fork_child(state, cmd)
+    # The oldest spare is the likeliest to be warmed up already.
+    used <- list()
+    given <- FALSE
+    while (!given && length(spares) > 0L) {
+      used <- c(used, spares[1L])
+      spares <- spares[-1L]
+      given <- give_to_spare(used[[length(used)]], line)
+    }
+    if (!given) fork_child(state, cmd)
+    # The next spare first: the used one's intermediate exits meanwhile.
+    spares <- top_up_spares(state, spares)
+    for (spare in used) forget_spare(spare)
   }
+  stop_spares(spares)
   quit(save = "no", status = 0L)
 }
 

@@ -33,6 +33,18 @@ bool IsForked(pid_t pid) {
          });
 }
 
+/// The template's spares (r/template.R): the children of its intermediate
+/// processes, forked and warmed up ahead of the master's fork commands.
+std::vector<pid_t> Spares(pid_t template_pid) {
+  std::vector<pid_t> spares;
+  for (const ProcInfo& middle : ChildrenOf(template_pid)) {
+    for (const ProcInfo& spare : ChildrenOf(middle.pid)) {
+      if (!spare.IsZombie()) spares.push_back(spare.pid);
+    }
+  }
+  return spares;
+}
+
 /// `n` concurrent GET /state?s=<sleep>, so that each reaches its own child.
 std::vector<HttpResponse> ConcurrentStates(int port, int n, const std::string& sleep) {
   std::vector<HttpResponse> responses(static_cast<size_t>(n));
@@ -58,6 +70,19 @@ class ForkTest : public ValvedTest {
     std::ofstream(path) << api;
     fs::permissions(path, fs::perms(0644));
     return path.string();
+  }
+
+  /// SIGKILLs child `victim` and waits until `n` children are ready without it.
+  bool KillAndAwaitReplacement(Valved& valved, pid_t victim, size_t n) {
+    ExpectLogErrors("pid=" + std::to_string(victim) + "\\b");
+    if (kill(victim, SIGKILL) != 0) return false;
+    return Eventually(
+        60s,
+        [&] {
+          std::vector<pid_t> now = valved.ReadyRChildPids();
+          return now.size() == n && !Contains(now, victim);
+        },
+        "child " + std::to_string(victim) + " is replaced");
   }
 
   Valved* StartPool(const std::string& api, int n, const std::string& method = "fork") {
@@ -118,6 +143,8 @@ TEST_F(ForkTest, ChildrenAreIndependentAndDrawDifferentRandomNumbers) {
     pids.insert(JsonNumber(r.body, "pid").value_or(0));
     draws.insert(JsonString(r.body, "draw"));
     EXPECT_EQ(JsonNumber(r.body, "served"), 1) << "a child saw another's request: " << r.body;
+    EXPECT_EQ(JsonNumber(r.body, "filtered"), 1)
+        << "the API's filter saw a request before the first client's (the warm-up?): " << r.body;
   }
   ASSERT_EQ(pids.size(), 3u) << "the three requests reached three children";
   EXPECT_EQ(draws.size(), 3u) << "forked children drew the same random number";
@@ -145,17 +172,51 @@ TEST_F(ForkTest, KillingTheTemplateLeavesChildrenServingAndANewTemplateForks) {
       },
       "the new template is ready"));
   // A replacement child comes from the new template.
-  pid_t victim = children[0];
-  ExpectLogErrors("pid=" + std::to_string(victim) + "\\b");
-  ASSERT_EQ(kill(victim, SIGKILL), 0);
-  ASSERT_TRUE(Eventually(
-      60s,
-      [&] {
-        std::vector<pid_t> now = valved->ReadyRChildPids();
-        return now.size() == 2 && !Contains(now, victim);
-      },
-      "the killed child is replaced"));
+  ASSERT_TRUE(KillAndAwaitReplacement(*valved, children[0], 2));
   for (pid_t pid : valved->ReadyRChildPids()) EXPECT_TRUE(IsForked(pid)) << pid;
+}
+
+TEST_F(ForkTest, SparesServeTheNextSpawnAreReplacedAndLeaveWithTheirTemplate) {
+  std::string api = ApiCopy(true);
+  Valved* valved = StartPool(api, 1);
+  ASSERT_NE(valved, nullptr);
+  pid_t tmpl = valved->TemplatePids().at(0);
+  std::vector<pid_t> spares;
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return (spares = Spares(tmpl)).size() == 2; }, "the template has two spares"));
+  // A spawn takes a spare: the new child is one of them, and it is replaced.
+  ASSERT_TRUE(KillAndAwaitReplacement(*valved, valved->ReadyRChildPids().at(0), 1));
+  pid_t second = valved->ReadyRChildPids().at(0);
+  EXPECT_TRUE(Contains(spares, second)) << "the replacement is not a spare";
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return Spares(tmpl).size() == 2 && !Contains(Spares(tmpl), second); },
+      "the used spare is replaced"));
+  HttpResponse r = HttpGet(valved->port(), "/state");
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  EXPECT_EQ(JsonNumber(r.body, "filtered"), 1) << r.body;
+  // Dead spares (noticed only when used): the next spawns still fork children,
+  // and new spares replace the dead ones.
+  std::vector<pid_t> dead = Spares(tmpl);
+  for (pid_t spare : dead) ASSERT_EQ(kill(spare, SIGKILL), 0);
+  ASSERT_TRUE(Eventually(
+      30s, [&] { return std::none_of(dead.begin(), dead.end(), IsAlive); }, "the spares die"));
+  pid_t victim = second;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(KillAndAwaitReplacement(*valved, victim, 1)) << "without a live spare";
+    victim = valved->ReadyRChildPids().at(0);
+    EXPECT_TRUE(IsForked(victim));
+    EXPECT_FALSE(Contains(dead, victim));
+  }
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return Spares(tmpl).size() == 2; }, "new spares replace the dead ones"));
+  // A reload stops the old template, and its spares and intermediates with it.
+  std::vector<pid_t> old_family = Spares(tmpl);
+  for (const ProcInfo& middle : ChildrenOf(tmpl)) old_family.push_back(middle.pid);
+  valved->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually(
+      120s,
+      [&] { return std::none_of(old_family.begin(), old_family.end(), IsAlive) && !IsAlive(tmpl); },
+      "the old template's spares and intermediates exit with it"));
 }
 
 TEST_F(ForkTest, ReloadForksTheNewCodeFromANewTemplate) {

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -608,10 +610,20 @@ std::vector<ProcInfo> Valved::RChildren() const {
   };
   // A forked child is the master's once the template's intermediate process
   // has exited; on a loaded machine it can be ready (and serving) before that.
+  // The template's spares (r/template.R) are such grandchildren too, but the
+  // master has never heard of them: only pids the log names are children.
   std::vector<ProcInfo> candidates = ChildrenOf(pid_);
+  static const std::regex kChildPid(R"(child#\d+ pid=(\d+): )");
+  std::set<pid_t> logged;
+  for (const std::string& line : LogLines(kChildPid)) {
+    std::smatch match;
+    if (std::regex_search(line, match, kChildPid)) logged.insert(std::stoi(match[1].str()));
+  }
   for (pid_t t : templates) {
     for (const ProcInfo& middle : ChildrenOf(t)) {
-      for (ProcInfo& child : ChildrenOf(middle.pid)) candidates.push_back(std::move(child));
+      for (ProcInfo& child : ChildrenOf(middle.pid)) {
+        if (logged.count(child.pid)) candidates.push_back(std::move(child));
+      }
     }
   }
   for (ProcInfo& child : candidates) {
