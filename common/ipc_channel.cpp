@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/write_now.h"
 
 namespace valved {
 
@@ -16,13 +17,14 @@ IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name, MessageH
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
-  // The highest priority, where the base has several (the worker's): what a
-  // callback queues here leaves before what it queued on other connections,
-  // so a worker's RELEASE reaches the master before the end of the response
-  // that lets the client send its next request, perhaps through another
-  // worker, which must then find the child free.
+  // Send() writes at once (common/write_now.h), so a worker's RELEASE
+  // reaches the master before the end of the response that lets the client
+  // send its next request, perhaps through another worker, which must then
+  // find the child free: a client's bytes leave later in the callback's turn.
+  // The highest priority, where the base has several (the worker's): an
+  // answer from the master is handled before the clients' events.
   bufferevent_priority_set(bev_.get(), 0);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  ReadAndWriteNow(bev_.get());
 }
 
 IpcChannel::~IpcChannel() { *alive_ = false; }
@@ -33,6 +35,7 @@ void IpcChannel::Send(const ipc::Message& message) {
   Log(LogLevel::kDebug) << name_ << ": send " << line;
   line += '\n';
   bufferevent_write(bev_.get(), line.data(), line.size());
+  WriteNow(bev_.get());  // now, before what the same callback queues elsewhere
 }
 
 void IpcChannel::Shutdown() {
@@ -50,6 +53,7 @@ void IpcChannel::OnRead(bufferevent*, void* arg) { static_cast<IpcChannel*>(arg)
 // Runs when the output buffer has drained (the write low-watermark is 0).
 void IpcChannel::OnWrite(bufferevent*, void* arg) {
   auto* self = static_cast<IpcChannel*>(arg);
+  WriteDrained(self->bev_.get());
   if (self->on_flushed_) std::exchange(self->on_flushed_, nullptr)();
 }
 

@@ -1,21 +1,13 @@
 #include "worker/child_connections.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-
 #include "common/log.h"
 
 namespace valved::worker {
 namespace {
 
-// True while the socket has neither data nor an EOF waiting: the child still
-// holds its end open and has said nothing out of turn.
-bool StillIdle(bufferevent* connection) {
-  if (evbuffer_get_length(bufferevent_get_input(connection)) > 0) return false;
-  char byte;
-  ssize_t n = ::recv(bufferevent_getfd(connection), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+// Libevent's default priority: the middle one.
+int DefaultPriority(bufferevent* connection) {
+  return event_base_get_npriorities(bufferevent_get_base(connection)) / 2;
 }
 
 }  // namespace
@@ -27,14 +19,12 @@ BuffereventPtr ChildConnections::Take(uint64_t child_id) {
   it->second.pop_back();
   if (it->second.empty()) idle_.erase(it);
   bufferevent_setcb(connection.get(), nullptr, nullptr, nullptr, nullptr);
-  if (!StillIdle(connection.get())) {
-    Log(LogLevel::kDebug) << "child#" << child_id << ": idle connection closed by the child";
-    return nullptr;
-  }
+  bufferevent_priority_set(connection.get(), DefaultPriority(connection.get()));
   ++reused_;
   return connection;
 }
 
+// The highest priority while idle: see the header.
 void ChildConnections::Put(uint64_t child_id, BuffereventPtr connection) {
   auto idle = std::make_unique<Idle>(Idle{this, child_id, std::move(connection)});
   bufferevent* bev = idle->connection.get();
@@ -42,9 +32,9 @@ void ChildConnections::Put(uint64_t child_id, BuffereventPtr connection) {
   bufferevent_disable(bev, EV_WRITE);
   bufferevent_enable(bev, EV_READ);
   bufferevent_set_timeouts(bev, nullptr, nullptr);
+  bufferevent_priority_set(bev, 0);
   idle_[child_id].push_back(std::move(idle));
 }
-
 size_t ChildConnections::idle() const {
   size_t n = 0;
   for (const auto& [child_id, connections] : idle_) n += connections.size();

@@ -5,12 +5,19 @@
 // (worker/upstream.cpp decides which ones qualify: httpuv's rules), so
 // whatever arrives on an idle one - an EOF because the child exited, or any
 // stray byte - means it cannot carry another request, and it is closed at
-// once. Take() looks at the socket once more, since that event may not have
-// been handled yet. A child may hold several leases at once
-// (max_concurrency_per_child), each on its own connection, since httpuv
-// answers the requests of one connection in order: so several connections to
-// one child may be kept, never more than the leases this worker held on it at
-// once, which the master bounds.
+// once, by its read event. That event must not lose the race with the lease
+// that would take the connection: when a child dies and the master, not yet
+// aware, grants it, the EOF and the GRANT may come out of the same
+// epoll_wait(), and libevent runs only the highest priority that has events
+// in a turn. So an idle connection reads at the master channel's priority
+// (0), where events run in the order the kernel reported them: the EOF,
+// which came first, closes the connection before the GRANT is handled, and
+// the request connects anew (and asks for another child when the connect is
+// refused). A child that dies after its GRANT was sent is the child dying
+// while serving the request, with or without any look at the socket. A child may hold several
+// leases at once (max_concurrency_per_child), each on its own connection, since httpuv answers the
+// requests of one connection in order: so several connections to one child may be kept, never more
+// than the leases this worker held on it at once, which the master bounds.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +35,9 @@ class ChildConnections {
   ChildConnections(const ChildConnections&) = delete;
   ChildConnections& operator=(const ChildConnections&) = delete;
 
-  /// An idle connection to `child_id` that is still open, or nullptr. Its
-  /// callbacks are cleared; the caller sets its own and enables it.
+  /// An idle connection to `child_id`, or nullptr. Its callbacks are
+  /// cleared and its priority is the default again; the caller sets its own
+  /// callbacks and enables it.
   BuffereventPtr Take(uint64_t child_id);
   /// Keeps `connection` (idle, both buffers empty) for a next lease of `child_id`.
   void Put(uint64_t child_id, BuffereventPtr connection);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "common/write_now.h"
 
 namespace valved::worker {
 namespace {
@@ -41,7 +42,8 @@ ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, ClientPeer
     : host_(host),
       peer_(std::move(peer)),
       parser_(RequestLimits::FromConfig(host.config())),
-      timer_(evtimer_new(host.base(), OnTimer, this)) {
+      timer_(evtimer_new(host.base(), OnTimer, this)),
+      send_soon_(host.base(), [this] { Guard([this] { SendQueued(); }); }) {
   // Without this a small last chunk waits for the client's delayed ACK (40ms).
   int one = 1;
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -50,7 +52,7 @@ ClientConnection::ClientConnection(ConnectionHost& host, UniqueFd fd, ClientPeer
   UseLargeIo(bev_.get());
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   bufferevent_setwatermark(bev_.get(), EV_READ, 0, kClientReadHigh);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  ReadAndWriteNow(bev_.get());
   parser_.SetBodyHandler([this](std::string_view data) { OnRequestBody(data); });
   ArmTimer(host.config().header_timeout);
 }
@@ -96,7 +98,10 @@ void ClientConnection::OnRead(bufferevent*, void* arg) {
 
 void ClientConnection::OnWrite(bufferevent*, void* arg) {
   auto* self = static_cast<ClientConnection*>(arg);
-  self->Guard([self] { self->HandleDrained(); });
+  self->Guard([self] {
+    WriteDrained(self->bev_.get());
+    self->HandleDrained();
+  });
 }
 
 void ClientConnection::OnEvent(bufferevent*, short what, void* arg) {
@@ -201,7 +206,7 @@ void ClientConnection::StartReadingBody() {
 void ClientConnection::AcquireLease() {
   phase_ = Phase::kWaitingForLease;
   asked_at_ = std::chrono::steady_clock::now();
-  Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
+  if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug) << LogPrefix() << ": waiting for a child";
   host_.master().Acquire(req_, [this](const MasterLink::LeaseAnswer& answer) {
     Guard([this, &answer] { OnLeaseAnswer(answer); });
   });
@@ -350,10 +355,11 @@ void ClientConnection::OnResponseBodyIn(evbuffer* from, size_t n) {
     return OnResponseBody(copy);
   }
   body_bytes_ += n;
-  PassBody([&](evbuffer* out) { evbuffer_remove_buffer(from, out, n); },
-           [&](Spool& spool, evbuffer* out, std::string* error) {
-             return spool.Move(out, from, n, error);
-           });
+  PassBody(
+      n, [&](evbuffer* out) { evbuffer_remove_buffer(from, out, n); },
+      [&](Spool& spool, evbuffer* out, std::string* error) {
+        return spool.Move(out, from, n, error);
+      });
 }
 
 void ClientConnection::OnResponseEnd() {
@@ -536,8 +542,7 @@ void ClientConnection::HandleTimer() {
 void ClientConnection::Write(std::string_view data) {
   if (!bev_) return;
   bufferevent_write(bev_.get(), data.data(), data.size());
-  written_ += data.size();
-  host_.stats().bytes_out += data.size();
+  CountWritten(data.size());
 }
 
 // A response body goes through the spool (memory, then the temporary file)
@@ -545,17 +550,26 @@ void ClientConnection::Write(std::string_view data) {
 // IsSinkFull() makes the child wait instead.
 void ClientConnection::WriteBody(std::initializer_list<std::string_view> pieces) {
   if (!bev_) return;
-  PassBody([&](evbuffer* out) { Spool::AppendInMemory(out, pieces); },
-           [&](Spool& spool, evbuffer* out, std::string* error) {
-             return spool.Append(out, pieces, error);
-           });
+  size_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  PassBody(
+      size, [&](evbuffer* out) { Spool::AppendInMemory(out, pieces); },
+      [&](Spool& spool, evbuffer* out, std::string* error) {
+        return spool.Append(out, pieces, error);
+      });
 }
 
-// The one way response body bytes reach the client's output: `in_memory`
-// puts them there directly, `to_spool` through the response spool.
+// The one way `size` response body bytes reach the client's output:
+// `in_memory` puts them there directly, `to_spool` through the response spool.
+// Before bytes would spill to the spool's file, the client is offered what
+// waits in memory: one that keeps up takes it at once, and only what it
+// cannot take now goes to the file (R never waits for the client).
 template <typename InMemory, typename ToSpool>
-void ClientConnection::PassBody(InMemory in_memory, ToSpool to_spool) {
+void ClientConnection::PassBody(size_t size, InMemory in_memory, ToSpool to_spool) {
   evbuffer* out = bufferevent_get_output(bev_.get());
+  if (buffer_response_ &&
+      evbuffer_get_length(out) + size > static_cast<size_t>(host_.config().response_buffer_size))
+    WriteNow(bev_.get());
   size_t before = evbuffer_get_length(out);
   std::string error;
   if (!buffer_response_) {
@@ -578,9 +592,16 @@ void ClientConnection::NoteSpoolFailed(const std::string& error) {
   spool_failed_ = true;
 }
 
+// Queued bytes leave once the running callback is done, together with what
+// else it queues (a head, its body, the last chunk).
 void ClientConnection::CountWritten(size_t bytes) {
   written_ += bytes;
   host_.stats().bytes_out += bytes;
+  send_soon_.Schedule();
+}
+
+void ClientConnection::SendQueued() {
+  if (bev_ && WriteNow(bev_.get())) HandleDrained();
 }
 
 Spool& ClientConnection::SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit) {

@@ -29,6 +29,7 @@
 #include "common/graveyard.h"
 #include "common/request_stats.h"
 #include "common/unique_fd.h"
+#include "common/write_now.h"
 #include "worker/access_log.h"
 #include "worker/child_connections.h"
 #include "worker/http_util.h"
@@ -142,9 +143,10 @@ class ClientConnection final : private Upstream::Sink {
   void Write(std::string_view data);
   void WriteBody(std::initializer_list<std::string_view> pieces);
   template <typename InMemory, typename ToSpool>
-  void PassBody(InMemory in_memory, ToSpool to_spool);
+  void PassBody(size_t size, InMemory in_memory, ToSpool to_spool);
   void NoteSpoolFailed(const std::string& error);
   void CountWritten(size_t bytes);
+  void SendQueued();
   Spool& SpoolFor(std::unique_ptr<Spool>& spool, int64_t memory_limit);
   size_t Unsent() const;
   void WatchSending(Duration duration);
@@ -190,6 +192,7 @@ class ClientConnection final : private Upstream::Sink {
   uint64_t taken_at_check_ = 0;
 
   EventPtr timer_;
+  SoonCall send_soon_;  // SendQueued() once the running callback is done
   BuffereventPtr bev_;
 };
 

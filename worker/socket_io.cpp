@@ -13,6 +13,9 @@ void UseLargeIo(bufferevent* bev) {
 
 size_t ReadAvailable(bufferevent* bev, size_t limit) {
   evbuffer* in = bufferevent_get_input(bev);
+  // Less than libevent reads at most: its read found the socket emptier
+  // than that and took it all, so another readv() would only meet EAGAIN.
+  if (evbuffer_get_length(in) < kLibeventMaxRead) return 0;
   int fd = bufferevent_getfd(bev);
   // A socket bufferevent keeps the end of its input frozen outside its own
   // reads; it is opened for these reads only.

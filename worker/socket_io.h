@@ -22,8 +22,13 @@ inline constexpr size_t kMaxReadPerWakeup = 4 * kMaxSingleIo;
 /// Lets libevent write up to 4 * kMaxSingleIo per writev() or sendfile().
 void UseLargeIo(bufferevent* bev);
 
-/// Reads what `bev`'s socket holds, up to `limit` bytes, into its input
-/// buffer, in kMaxSingleIo pieces. Stops at EAGAIN, an EOF or an error and
+/// The most libevent 2.1's own read of a bufferevent takes (EVBUFFER_MAX_READ).
+inline constexpr size_t kLibeventMaxRead = 4096;
+
+/// From a read callback, after libevent's own read: reads what `bev`'s
+/// socket still holds, up to `limit` bytes, into its input buffer, in
+/// kMaxSingleIo pieces. Nothing when the input holds less than
+/// kLibeventMaxRead (libevent found no more waiting). Stops at EAGAIN, an EOF or an error and
 /// leaves those to libevent's next read, which reports them as usual.
 /// Returns the bytes read.
 size_t ReadAvailable(bufferevent* bev, size_t limit = kMaxReadPerWakeup);

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/unique_fd.h"
+#include "common/write_now.h"
 #include "worker/http_util.h"
 
 namespace valved::worker {
@@ -53,7 +54,8 @@ Upstream::Upstream(event_base* base, MasterLink& master, ChildConnections& conne
       log_prefix_(std::move(log_prefix)),
       parser_(head_request),
       keep_alive_(keep_alive && !head_request),
-      timer_(evtimer_new(base, OnTimeout, this)) {
+      timer_(evtimer_new(base, OnTimeout, this)),
+      send_soon_(base, [this] { Guard([this] { SendQueued(); }); }) {
   parser_.SetBodyHandler([this](std::string_view data) {
     if (sink_) sink_->OnResponseBody(data);
   });
@@ -78,8 +80,13 @@ bool Upstream::Start(const std::string& request_head, bool chunked_body, std::st
     if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
   }
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  if (connecting_) {  // its write event stays: libevent writes once the connect completes
+    bufferevent_enable(bev_.get(), EV_READ);
+  } else {
+    ReadAndWriteNow(bev_.get());
+  }
   bufferevent_write(bev_.get(), request_head.data(), request_head.size());
+  send_soon_.Schedule();
   ArmTimer();
   return true;
 }
@@ -93,12 +100,14 @@ void Upstream::WriteBody(std::string_view data) {
   }
   evbuffer_add(out, data.data(), data.size());
   if (chunked_body_) evbuffer_add(out, kChunkEnd.data(), kChunkEnd.size());
+  send_soon_.Schedule();
   NoteProgress();
 }
 
 void Upstream::SendBody(evbuffer* body) {
   if (!bev_ || write_broken_) return;
   evbuffer_add_buffer(bufferevent_get_output(bev_.get()), body);
+  send_soon_.Schedule();
   NoteProgress();
 }
 
@@ -107,6 +116,7 @@ void Upstream::EndBody() {
   NoteProgress();  // the child's time to answer starts now
   if (!bev_ || write_broken_ || !chunked_body_) return;
   bufferevent_write(bev_.get(), kLastChunk.data(), kLastChunk.size());
+  send_soon_.Schedule();
 }
 
 bool Upstream::full() const {
@@ -149,9 +159,26 @@ void Upstream::OnRead(bufferevent*, void* arg) {
 void Upstream::OnWrite(bufferevent*, void* arg) {
   auto* self = static_cast<Upstream*>(arg);
   self->Guard([self] {
-    self->NoteProgress();
-    if (self->sink_) self->sink_->OnUpstreamDrained();
+    WriteDrained(self->bev_.get());
+    self->OnRequestSent();
   });
+}
+
+// What the running callback queued for the child leaves in one write, once
+// it is done (a head and its body together).
+void Upstream::SendQueued() {
+  if (!bev_ || finished_) return;
+  if (connecting_) {  // libevent writes once the connect completes
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    return;
+  }
+  if (WriteNow(bev_.get())) OnRequestSent();
+}
+
+// The child has taken every request byte queued so far.
+void Upstream::OnRequestSent() {
+  NoteProgress();
+  if (sink_) sink_->OnUpstreamDrained();
 }
 
 void Upstream::OnEvent(bufferevent*, short what, void* arg) {

@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/event_ptr.h"
 #include "common/ipc_protocol.h"
+#include "common/write_now.h"
 #include "worker/child_connections.h"
 #include "worker/master_link.h"
 #include "worker/response_parser.h"
@@ -134,6 +135,8 @@ class Upstream {
   static void OnTimeout(evutil_socket_t, short, void* arg);
 
   void Guard(const std::function<void()>& body);
+  void SendQueued();
+  void OnRequestSent();
   void ReadResponse();
   bool MoveBody(evbuffer* in);
   bool HandleParsed(ResponseParser::Result result);
@@ -169,6 +172,7 @@ class Upstream {
   bool reading_paused_ = false;
   bool finished_ = false;
   EventPtr timer_;
+  SoonCall send_soon_;  // SendQueued() once the running callback is done
   BuffereventPtr bev_;
 };
 
