@@ -35,7 +35,8 @@ void IpcChannel::Send(const ipc::Message& message) {
   Log(LogLevel::kDebug) << name_ << ": send " << line;
   line += '\n';
   bufferevent_write(bev_.get(), line.data(), line.size());
-  WriteNow(bev_.get());  // now, before what the same callback queues elsewhere
+  // Now, before what the same callback queues elsewhere.
+  if (WriteNow(bev_.get()) && on_flushed_) std::exchange(on_flushed_, nullptr)();
 }
 
 void IpcChannel::Shutdown() {

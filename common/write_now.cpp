@@ -11,14 +11,16 @@ void ReadAndWriteNow(bufferevent* bev) {
 
 bool WriteNow(bufferevent* bev) {
   evbuffer* out = bufferevent_get_output(bev);
-  if (evbuffer_get_length(out) == 0) return true;
-  if (!(bufferevent_get_enabled(bev) & EV_WRITE)) {
+  if (evbuffer_get_length(out) > 0) {
     // A socket bufferevent keeps the start of its output frozen outside its
     // own writes; it is opened for this one only.
     evbuffer_unfreeze(out, 1);
     evbuffer_write(out, bufferevent_getfd(bev));
     evbuffer_freeze(out, 1);
-    if (evbuffer_get_length(out) == 0) return true;
+  }
+  if (evbuffer_get_length(out) == 0) {
+    bufferevent_disable(bev, EV_WRITE);  // a system call only if libevent was waiting
+    return true;
   }
   bufferevent_enable(bev, EV_WRITE);
   return false;

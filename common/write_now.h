@@ -24,9 +24,11 @@ namespace valved {
 /// has enabled: from then on WriteNow() writes its output.
 void ReadAndWriteNow(bufferevent* bev);
 
-/// Writes what `bev`'s output holds (one writev() or sendfile()), unless
-/// libevent is already waiting for room (EV_WRITE enabled). True when the
-/// output is empty afterwards; otherwise EV_WRITE is enabled.
+/// Writes what `bev`'s output holds (one writev() or sendfile()), even when
+/// libevent is waiting for room: the socket may have some by now. True when
+/// the output is empty afterwards (EV_WRITE disabled: the owner's write
+/// callback will not run, and the owner does what it would do); otherwise
+/// EV_WRITE is enabled.
 bool WriteNow(bufferevent* bev);
 
 /// Call from a bufferevent's write callback (its output drained): disables

@@ -355,11 +355,18 @@ void ClientConnection::OnResponseBodyIn(evbuffer* from, size_t n) {
     return OnResponseBody(copy);
   }
   body_bytes_ += n;
-  PassBody(
-      n, [&](evbuffer* out) { evbuffer_remove_buffer(from, out, n); },
-      [&](Spool& spool, evbuffer* out, std::string* error) {
-        return spool.Move(out, from, n, error);
-      });
+  // In pieces no larger than the memory limit (one wake-up may read more
+  // from R), so that each can stay in memory when the client keeps up.
+  auto largest = static_cast<size_t>(std::max<int64_t>(host_.config().response_buffer_size, 1));
+  while (n > 0) {
+    size_t piece = std::min(n, largest);
+    PassBody(
+        piece, [&](evbuffer* out) { evbuffer_remove_buffer(from, out, piece); },
+        [&](Spool& spool, evbuffer* out, std::string* error) {
+          return spool.Move(out, from, piece, error);
+        });
+    n -= piece;
+  }
 }
 
 void ClientConnection::OnResponseEnd() {
@@ -569,7 +576,7 @@ void ClientConnection::PassBody(size_t size, InMemory in_memory, ToSpool to_spoo
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (buffer_response_ &&
       evbuffer_get_length(out) + size > static_cast<size_t>(host_.config().response_buffer_size))
-    WriteNow(bev_.get());
+    SendQueued();
   size_t before = evbuffer_get_length(out);
   std::string error;
   if (!buffer_response_) {
