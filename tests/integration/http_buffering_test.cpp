@@ -156,6 +156,26 @@ TEST_F(HttpBufferingTest, BodiesBeyondTheMemoryBuffersComeBackByteIdentical) {
           << "a temporary file has a name: " << entry.path();
 }
 
+// A client that reads as fast as R writes takes responses four times
+// response_buffer_size from memory: no byte waits in a temporary file (the
+// spool keeps its file open for the connection's later requests, so any
+// spilled byte would leave one open).
+TEST_F(HttpBufferingTest, AClientThatKeepsUpGetsLargeResponsesFromMemory) {
+  Valved* valved = StartHttp(1, {"--response-buffer-size", "256k"});
+  ASSERT_NE(valved, nullptr);
+  HttpConnection connection(valved->port(), 60s);
+  for (int i = 0; i < 4; ++i) {
+    HttpRequest big;
+    big.target = "/bytes?n=" + std::to_string(1 << 20);
+    big.keep_alive = true;
+    HttpResponse response = connection.Send(big);
+    ASSERT_EQ(response.status, 200) << response.Describe();
+    EXPECT_EQ(response.body.size(), size_t{1} << 20);
+  }
+  EXPECT_TRUE(connection.connected());
+  EXPECT_EQ(OpenTempFiles(*valved), 0) << "response bytes went through a temporary file";
+}
+
 TEST_F(HttpBufferingTest, ValvedAnswers100ContinueAndRSeesNoExpect) {
   Valved* valved = StartHttp(1);
   ASSERT_NE(valved, nullptr);

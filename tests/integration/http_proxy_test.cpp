@@ -4,6 +4,9 @@
 // X-Forwarded-*, absolute-form targets rewritten) and what passes back
 // unchanged (Set-Cookie twice, status codes and reason phrases, large
 // headers, binary bodies). The API is tests/fixtures/http.R.
+#include <signal.h>
+
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,35 @@ TEST_F(HttpProxyTest, ConnectionToTheChildIsReusedButNeverAfterHead) {
   std::set<std::string> after = ChildConnectionInodes(dir());
   EXPECT_EQ(after.size(), 1u);
   EXPECT_NE(after, first);
+}
+
+// A kept connection whose child died is closed by the worker when the EOF
+// arrives, never used: a request with a body (which could not be sent
+// to another child once sent on a dead connection) still succeeds.
+TEST_F(HttpProxyTest, KeptConnectionToADeadChildIsClosedAndNeverUsed) {
+  Valved* valved = StartHttp(1, {"--log-level", "debug"});
+  ASSERT_NE(valved, nullptr);
+  HttpResponse first = HttpGet(valved->port(), "/ping", 30s);
+  ASSERT_EQ(first.body, "pong") << first.Describe();
+  ASSERT_EQ(ChildConnectionInodes(dir()).size(), 1u) << "one kept connection to the child";
+  std::vector<pid_t> children = valved->ReadyRChildPids();
+  ASSERT_EQ(children.size(), 1u);
+  ExpectLogErrors("killed by signal 9");
+  ASSERT_EQ(kill(children[0], SIGKILL), 0);
+  ASSERT_TRUE(Eventually(
+      30s,
+      [&] { return !valved->LogLines(std::regex("idle connection closed by the child")).empty(); },
+      "the worker closing its idle connection to the killed child"));
+  ASSERT_TRUE(Eventually(
+      60s,
+      [&] {
+        std::vector<pid_t> ready = valved->ReadyRChildPids();
+        return ready.size() == 1 && ready[0] != children[0];
+      },
+      "a replacement child ready"));
+  HttpResponse echo = HttpPost(valved->port(), "/echo", "after the death", "text/plain", 30s);
+  EXPECT_EQ(echo.status, 200) << echo.Describe();
+  EXPECT_EQ(echo.body, "after the death");
 }
 
 TEST_F(HttpProxyTest, PipelinedRequestsAreAnsweredInOrder) {
