@@ -388,7 +388,6 @@ class WorkerProxyTest : public ::testing::Test {
 
   /// Runs the loop for one round of ready events: what was sent is written,
   /// but what that makes ready on the other end is not handled yet.
-  void RunOnce() { event_base_loop(base_.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK); }
 
   /// The child holds requests for `target` unanswered (RespondToHeld) and
   /// answers the others.
@@ -1131,8 +1130,7 @@ TEST_F(WorkerProxyTest, QuitServesARequestAlreadyInTheSocketOfAnIdleConnection) 
   TestClient& client = Connect();
   client.Send(kGet);
   ASSERT_TRUE(RunUntilResponses(client, 1));
-  master_->Send(ipc::Quit{});
-  RunOnce();  // writes the QUIT
+  master_->Send(ipc::Quit{});  // written at once (common/write_now.h)
   client.Send("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
   ASSERT_TRUE(RunUntil([&] { return client.eof; }));
   ASSERT_EQ(client.Responses().size(), 2u) << client.received;
@@ -1145,8 +1143,7 @@ TEST_F(WorkerProxyTest, QuitServesARequestAlreadyInTheSocketOfAnIdleConnection) 
 // connections the kernel completed before the QUIT must not die with it.
 TEST_F(WorkerProxyTest, QuitServesConnectionsQueuedOnTheListeningSocket) {
   StartWorker();
-  master_->Send(ipc::Quit{});
-  RunOnce();                       // writes the QUIT
+  master_->Send(ipc::Quit{});      // written at once (common/write_now.h)
   TestClient& client = Connect();  // queued, not accepted yet
   client.Send(kGet);
   ASSERT_TRUE(RunUntil([&] { return client.eof; }));
