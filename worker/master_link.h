@@ -11,7 +11,8 @@
 // (common/lease_table.h: the child is open, and no other worker has an
 // older waiter); the master learns of it afterwards from one TRANSFER. A
 // GRANT for a request handed a child that way crossed the TRANSFER and is
-// released at once, as for a cancelled request.
+// released at once, as for a cancelled request. The TRANSFER leaves with the
+// worker's next message, or 2 ms later: one wake-up of the master for two.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "common/event_ptr.h"
 #include "common/ipc_channel.h"
 #include "common/ipc_protocol.h"
 #include "common/lease_table.h"
@@ -77,6 +79,12 @@ class MasterLink {
   };
 
   bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
+  /// Sends `message` after the TRANSFERs held so far.
+  void Send(const ipc::Message& message);
+  /// Keeps a TRANSFER until the next message or kHoldAtMost.
+  void Hold(const ipc::Transfer& transfer);
+  void SendHeld();
+  static void OnHoldTimer(evutil_socket_t, short, void* arg);
   /// Forgets the waiter for `req`; its callback, or nullopt if none waits.
   std::optional<LeaseCallback> TakeWaiter(uint64_t req);
   /// Tells the lease table when the oldest waiter asked.
@@ -95,6 +103,8 @@ class MasterLink {
   uint64_t next_order_ = 0;
   std::unordered_set<uint64_t> cancelled_;  // may still get a GRANT or DENY
   std::deque<uint64_t> handed_over_;        // the latest few: a GRANT may cross their TRANSFER
+  std::vector<ipc::Transfer> held_;         // not sent yet (Hold)
+  EventPtr hold_timer_;                     // pending while held_ is not empty
   IpcChannel channel_;
 };
 
