@@ -99,7 +99,15 @@ void LeaseTable::RemoveChild(uint64_t child_id) {
   Update(ChildWord(child_id), child_id, [](uint64_t) { return uint64_t{0}; });
 }
 
-void LeaseTable::ClearWorker(uint64_t worker_id) { PublishOldest(worker_id, 0); }
+void LeaseTable::PublishQueue(uint64_t worker_id, uint32_t read, uint32_t answered) {
+  std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].queue)
+      .store(uint64_t{read} << 32 | answered);
+}
+
+void LeaseTable::ClearWorker(uint64_t worker_id) {
+  PublishOldest(worker_id, 0);
+  PublishQueue(worker_id, 0, 0);
+}
 
 bool LeaseTable::Claim(uint64_t child_id) {
   std::atomic_ref<uint64_t> word(ChildWord(child_id));
@@ -114,6 +122,16 @@ bool LeaseTable::Claim(uint64_t child_id) {
 void LeaseTable::PublishOldest(uint64_t worker_id, int64_t since_ns) {
   std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].oldest_ns)
       .store(static_cast<uint64_t>(since_ns));
+}
+
+bool LeaseTable::Queued(uint64_t worker_id, uint64_t order) const {
+  uint64_t word =
+      std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].queue).load();
+  auto read = static_cast<uint32_t>(word >> 32);
+  auto answered = static_cast<uint32_t>(word);
+  // Modulo 2^32: answered <= order < read.
+  return static_cast<uint32_t>(static_cast<uint32_t>(order) - answered) <
+         static_cast<uint32_t>(read - answered);
 }
 
 bool LeaseTable::OldestOfAll(uint64_t worker_id, int64_t since_ns) const {

@@ -10,11 +10,19 @@
 //    ("open": Ready or Busy, not due for replacement), and how many more
 //    requests its max_requests allows. A worker claims a hand-over with one
 //    compare-and-swap that checks all three and spends one request.
-//  - one word per worker (slot id % kWorkerSlots), written by that worker:
+//  - per worker (slot id % kWorkerSlots), one word written by that worker:
 //    when its oldest request waiting for a child asked for one (steady clock,
 //    ns; 0 = none). A worker hands over only if no other worker's waiter is
 //    older, which keeps the queue FIFO across workers (to within the few
-//    microseconds between a request's arrival and its publication).
+//    microseconds between a request's arrival and its publication);
+//  - and one written by the master: how many of that worker's ACQUIREs it
+//    has read, and below which one all have been answered (GRANT or DENY).
+//    The master answers a worker's ACQUIREs in the order they came, so a
+//    waiter read and not yet answered is queued in the master. A worker hands
+//    over only to such a waiter: one whose GRANT may be on its way would
+//    leave the master counting a second child busy for it until the worker
+//    gives that one back, and a waiter the master has not read yet gets the
+//    child from the master as soon as it reads the RELEASE.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +60,9 @@ class LeaseTable {
   /// The master leased the child itself (a GRANT): one request less left.
   void Spend(uint64_t child_id);
   void RemoveChild(uint64_t child_id);
+  /// After `read` ACQUIREs of the worker, all before the `answered`-th
+  /// have been answered (numbered from 0, modulo 2^32).
+  void PublishQueue(uint64_t worker_id, uint32_t read, uint32_t answered);
   /// A worker is gone: its waiters no longer count.
   void ClearWorker(uint64_t worker_id);
 
@@ -63,10 +74,14 @@ class LeaseTable {
   void PublishOldest(uint64_t worker_id, int64_t since_ns);
   /// Whether `since_ns` is at least as old as every other worker's oldest waiter.
   bool OldestOfAll(uint64_t worker_id, int64_t since_ns) const;
+  /// Whether the master has read the worker's `order`-th ACQUIRE (from 0)
+  /// and not answered it: the request waits in the master's queue.
+  bool Queued(uint64_t worker_id, uint64_t order) const;
 
  private:
   struct alignas(64) WorkerWord {
     uint64_t oldest_ns;
+    uint64_t queue;  ///< read << 32 | answered
   };
   struct Layout {
     uint64_t children[kChildSlots];

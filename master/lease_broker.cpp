@@ -10,7 +10,8 @@
 //
 // A worker may also hand a child from a finished request to its own oldest
 // waiter without asking (common/lease_table.h) and tell the master after, in
-// a TRANSFER; the waitlist forgets that waiter. The master may have granted
+// a TRANSFER; the waitlist forgets that waiter. The lease table tells
+// workers which of their waiters are queued here. The master may have granted
 // it another child meanwhile: the worker then RELEASEs that one, as for a
 // cancelled request.
 //
@@ -26,14 +27,16 @@
 
 namespace valved::master {
 
-LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink)
-    : config_(config), pool_(pool), clock_(clock), sink_(sink) {}
+LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink,
+                         LeaseTable* table)
+    : config_(config), pool_(pool), clock_(clock), sink_(sink), table_(table) {}
 
 void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
-  if (closed_) return Deny(worker_id, req, *closed_);
+  Waiter waiter{worker_id, req, clock_.Now(), progress_[worker_id].read++};
+  if (closed_) return Deny(waiter, *closed_);
   if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
-    return Deny(worker_id, req, ipc::DenyReason::kQueueFull);
-  waitlist_.push_back({worker_id, req, clock_.Now()});
+    return Deny(waiter, ipc::DenyReason::kQueueFull);
+  waitlist_.push_back(waiter);
 }
 
 void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) { TakeWaiter(worker_id, req); }
@@ -75,6 +78,7 @@ void LeaseBroker::Dispatch() {
     Waiter waiter = waitlist_.front();
     waitlist_.pop_front();
     pool_.Lease(*child, {waiter.worker_id, waiter.req});
+    NoteAnswered(waiter);
     sink_.SendGrant(waiter.worker_id, {waiter.req, child->id, child->socket_path});
     NoteWaited(waiter);
   }
@@ -84,6 +88,20 @@ void LeaseBroker::Dispatch() {
   }
   pool_.Reconcile(waitlist_.size());
   if (!waitlist_.empty() && !pool_.fatal_error().empty()) Close(ipc::DenyReason::kNoChildren);
+  // Once per event, after the grants: what a worker reads is never a
+  // waiter the master is about to grant.
+  if (table_)
+    for (const auto& [worker_id, progress] : progress_)
+      table_->PublishQueue(worker_id, progress.read, progress.answered);
+}
+
+// A worker's waiters are answered in the order they came (the waitlist is
+// FIFO), but one may be denied at once while older ones still wait: those
+// then count as answered, which costs them a hand-over, not their turn.
+void LeaseBroker::NoteAnswered(const Waiter& waiter) {
+  Progress& progress = progress_[waiter.worker_id];
+  uint32_t next = waiter.order + 1;
+  if (static_cast<int32_t>(next - progress.answered) > 0) progress.answered = next;
 }
 
 void LeaseBroker::ExpireWaiters() {
@@ -93,18 +111,19 @@ void LeaseBroker::ExpireWaiters() {
     waitlist_.pop_front();
     Log(LogLevel::kWarn) << "req w" << waiter.worker_id << "/" << waiter.req
                          << ": no child free within queue_timeout; 503";
-    Deny(waiter.worker_id, waiter.req, ipc::DenyReason::kQueueTimeout);
+    Deny(waiter, ipc::DenyReason::kQueueTimeout);
   }
 }
 
 void LeaseBroker::DropWorker(uint64_t worker_id) {
   std::erase_if(waitlist_, [&](const Waiter& w) { return w.worker_id == worker_id; });
+  progress_.erase(worker_id);
   pool_.RevokeLeasesOf(worker_id);
 }
 
 void LeaseBroker::Close(ipc::DenyReason reason) {
   closed_ = reason;
-  for (const Waiter& waiter : waitlist_) Deny(waiter.worker_id, waiter.req, reason);
+  for (const Waiter& waiter : waitlist_) Deny(waiter, reason);
   waitlist_.clear();
 }
 
@@ -113,9 +132,10 @@ std::optional<TimePoint> LeaseBroker::oldest_since() const {
   return waitlist_.front().since;
 }
 
-void LeaseBroker::Deny(uint64_t worker_id, uint64_t req, ipc::DenyReason reason) {
+void LeaseBroker::Deny(const Waiter& waiter, ipc::DenyReason reason) {
   ++denials_[static_cast<size_t>(reason)];
-  sink_.SendDeny(worker_id, {req, reason});
+  NoteAnswered(waiter);
+  sink_.SendDeny(waiter.worker_id, {waiter.req, reason});
 }
 
 }  // namespace valved::master

@@ -6,10 +6,12 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/ipc_protocol.h"
+#include "common/lease_table.h"
 #include "master/child_pool.h"
 
 namespace valved::master {
@@ -24,7 +26,9 @@ class LeaseSink {
 
 class LeaseBroker {
  public:
-  LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink);
+  /// `table` (may be nullptr) learns which waiters are queued here.
+  LeaseBroker(const Config& config, ChildPool& pool, const Clock& clock, LeaseSink& sink,
+              LeaseTable* table = nullptr);
   /// max_queue and queue_timeout from now on (reload); waiters stay queued.
   void SetConfig(const Config& config) { config_ = config; }
 
@@ -62,10 +66,17 @@ class LeaseBroker {
     uint64_t worker_id;
     uint64_t req;
     TimePoint since;
+    uint32_t order = 0;   ///< of the worker's ACQUIREs, from 0 (LeaseTable::Queued)
     bool queued = false;  ///< no child was free when it arrived: it waits for one
   };
+  /// Per worker: ACQUIREs read, and below which all are answered.
+  struct Progress {
+    uint32_t read = 0;
+    uint32_t answered = 0;
+  };
 
-  void Deny(uint64_t worker_id, uint64_t req, ipc::DenyReason reason);
+  void Deny(const Waiter& waiter, ipc::DenyReason reason);
+  void NoteAnswered(const Waiter& waiter);
   /// Removes the waiter, if it still waits.
   std::optional<Waiter> TakeWaiter(uint64_t worker_id, uint64_t req);
   /// Logs how long a queued waiter waited, now that it has a child.
@@ -75,7 +86,9 @@ class LeaseBroker {
   ChildPool& pool_;
   const Clock& clock_;
   LeaseSink& sink_;
+  LeaseTable* table_;
   std::deque<Waiter> waitlist_;
+  std::unordered_map<uint64_t, Progress> progress_;  // by worker id
   std::optional<ipc::DenyReason> closed_;
   uint64_t waited_ = 0;
   uint64_t handovers_ = 0;

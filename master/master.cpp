@@ -118,7 +118,7 @@ void Master::Setup() {
     throw StartupError(kExitOsErr, e.what());
   }
   pool_->PublishTo(lease_table_.get());
-  broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this);
+  broker_ = std::make_unique<LeaseBroker>(config_, *pool_, clock_, *this, lease_table_.get());
   WorkerSupervisor::Hooks hooks{
       [this](uint64_t id, const ipc::Message& m) {
         Guard("worker message", [&] { OnWorkerMessage(id, m); });

@@ -64,7 +64,9 @@ void MasterLink::ReleaseOk(uint64_t req, uint64_t child_id, const std::string& s
 bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path) {
   if (!table_ || queue_.empty()) return false;
   uint64_t req = queue_.begin()->second;
-  if (!table_->OldestOfAll(worker_id_, waiting_.at(req).since_ns) || !table_->Claim(child_id))
+  const Waiter& waiter = waiting_.at(req);
+  if (!table_->Queued(worker_id_, waiter.order) ||
+      !table_->OldestOfAll(worker_id_, waiter.since_ns) || !table_->Claim(child_id))
     return false;
   LeaseCallback callback = *TakeWaiter(req);
   handed_over_.push_back(req);

@@ -8,8 +8,9 @@
 //
 // Hand-over: when a lease ends ok and a request of this worker waits, the
 // child goes straight to the oldest waiter if the lease table allows it
-// (common/lease_table.h: the child is open, and no other worker has an
-// older waiter); the master learns of it afterwards from one TRANSFER. A
+// (common/lease_table.h: the child is open, the master has that waiter in
+// its queue, and no other worker has an older one); the master learns of it
+// afterwards from one TRANSFER. A
 // GRANT for a request handed a child that way crossed the TRANSFER and is
 // released at once, as for a cancelled request. The TRANSFER leaves with the
 // worker's next message, or 2 ms later: one wake-up of the master for two.
@@ -74,7 +75,7 @@ class MasterLink {
  private:
   struct Waiter {
     LeaseCallback callback;
-    uint64_t order;    ///< key in queue_
+    uint64_t order;    ///< key in queue_; the ACQUIRE's number (LeaseTable::Queued)
     int64_t since_ns;  ///< steady clock, for the lease table
   };
 

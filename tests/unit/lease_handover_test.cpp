@@ -62,6 +62,23 @@ TEST(LeaseTable, OnlyTheOldestWaiterOfAllWorkersMayTakeAHandOver) {
   EXPECT_TRUE(table.OldestOfAll(1, 500));
 }
 
+TEST(LeaseTable, AWaiterIsQueuedOnceReadAndUntilAnswered) {
+  LeaseTable table = LeaseTable::Create();
+  EXPECT_FALSE(table.Queued(1, 0)) << "nothing read yet";
+  table.PublishQueue(1, 3, 1);  // ACQUIREs 0..2 read, 0 answered
+  EXPECT_FALSE(table.Queued(1, 0));
+  EXPECT_TRUE(table.Queued(1, 1));
+  EXPECT_TRUE(table.Queued(1, 2));
+  EXPECT_FALSE(table.Queued(1, 3)) << "not read yet";
+  EXPECT_FALSE(table.Queued(2, 1)) << "another worker's";
+  table.PublishQueue(1, 2, 0xffffffff);  // past 2^32: 0xffffffff, 0 and 1 wait
+  EXPECT_TRUE(table.Queued(1, 0x1ffffffffULL));
+  EXPECT_TRUE(table.Queued(1, 0x100000001ULL));
+  EXPECT_FALSE(table.Queued(1, 0x100000002ULL));
+  table.ClearWorker(1);
+  EXPECT_FALSE(table.Queued(1, 1));
+}
+
 TEST(LeaseTable, AWorkerSeesTheMastersTableThroughTheFd) {
   LeaseTable master = LeaseTable::Create();
   LeaseTable worker = LeaseTable::Attach(UniqueFd(dup(master.fd())));
@@ -103,8 +120,26 @@ class LeaseHandoverTest : public ::testing::Test {
   LeaseTable table_ = LeaseTable::Create();
   ChildPool pool_{config_, launcher_, clock_, "/run/v"};
   NullSink sink_;
-  LeaseBroker broker_{config_, pool_, clock_, sink_};
+  LeaseBroker broker_{config_, pool_, clock_, sink_, &table_};
 };
+
+TEST_F(LeaseHandoverTest, TheTableShowsWhichWaitersTheMasterHasQueued) {
+  broker_.Acquire(1, 10);  // ACQUIRE #0, granted at once
+  broker_.Dispatch();
+  EXPECT_FALSE(table_.Queued(1, 0)) << "its GRANT is on its way: no hand-over";
+  broker_.Acquire(1, 11);  // #1
+  EXPECT_FALSE(table_.Queued(1, 1)) << "published after the dispatch, never before";
+  broker_.Dispatch();
+  EXPECT_TRUE(table_.Queued(1, 1));
+  broker_.Transfer(1, {10, 11, 1});
+  broker_.Acquire(2, 20);  // another worker's #0
+  broker_.Dispatch();
+  EXPECT_TRUE(table_.Queued(2, 0));
+  ReleaseOk(1, 11, 1);  // child 1 goes to worker 2's waiter
+  EXPECT_FALSE(table_.Queued(2, 0));
+  broker_.DropWorker(2);
+  EXPECT_FALSE(table_.Queued(2, 0));
+}
 
 TEST_F(LeaseHandoverTest, ATransferMovesTheLeaseAndEndsTheWait) {
   LeaseAndQueue(10, 11);
