@@ -13,3 +13,12 @@ function(x = 1) {
 function(msg = "") {
   list(msg = paste0("The message is: '", msg, "'"))
 }
+
+#* R's collector in this process, for bench/spawn.sh's memory notes: a
+#* collection (minor unless full=1), then used and trigger, in MB.
+#* @get /gc
+function(full = 0) {
+  g <- gc(full = as.numeric(full) > 0)
+  list(pid = Sys.getpid(), ncells_mb = g[1, 2], vcells_mb = g[2, 2],
+       ncells_trigger_mb = g[1, 4], vcells_trigger_mb = g[2, 4])
+}

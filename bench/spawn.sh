@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Spawning measured, for spawn_method fork and fresh: spawn-to-ready of each
-# child (from valved's "ready in" log lines), the R CPU and the minor page
+# child (from valved's "ready in" log lines), of N started at once and of
+# REPLACE replacements one at a time (a child killed every second), the R CPU and the minor page
 # faults of a child's 1st, 2nd and 100th request (/proc/PID/schedstat and
 # /proc/PID/stat, read around single requests sent straight to the child's
 # Unix socket), and memory with an API that loads a 200 MB model
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 N=${N:-8}
 METHODS=${METHODS:-"fork fresh"}
 REQUESTS=${REQUESTS:-1000}
+REPLACE=${REPLACE:-5}
 PORT=${PORT:-3960}
 VALVED=${VALVED:-build/valved}
 API=${API:-bench/model_api.R}
@@ -63,6 +65,28 @@ kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup"; }
 uss() { echo $(( $(kb "$1" Private_Clean) + $(kb "$1" Private_Dirty) )); }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
+# The template, its intermediate processes and their spares (r/template.R).
+template_family() {
+  [ -n "$1" ] && [ -e "/proc/$1" ] || return 0
+  echo "$1"
+  for middle in $(pgrep -P "$1"); do echo "$middle"; pgrep -P "$middle"; done
+}
+
+# Spawn-to-ready of $REPLACE replacements, one at a time (each child killed
+# once the template's spares have been replaced), as recycling and crashes
+# spawn, unlike the N at once of the start.
+replacements() {
+  local i victim before
+  for i in $(seq 1 "$REPLACE"); do
+    sleep 1
+    victim=$(sed -n 's/.*child#[0-9]* pid=\([0-9]*\): Spawning -> Ready.*/\1/p' "$log" | tail -1)
+    before=$(grep -c 'Spawning -> Ready' "$log")
+    kill -KILL "$victim"
+    wait_ready $((before + 1)) 60
+  done
+  grep -o 'ready in [0-9.]*s' "$log" | tail -"$REPLACE" | tr -dc '0-9.\n' | sort -n
+}
+
 memory_row() {  # $1 label; children on stdin
   local pss=0 rss=0 uss_sum=0 first_pss= line
   while read -r cpid _; do
@@ -71,13 +95,14 @@ memory_row() {  # $1 label; children on stdin
     pss=$((pss + p)); rss=$((rss + r)); uss_sum=$((uss_sum + u))
   done
   tpid=$(grep -o 'template#[0-9]* pid=[0-9]*: Starting -> Ready' "$log" | tail -1 | sed 's/.*pid=\([0-9]*\).*/\1/')
-  tpss=0; [ -n "$tpid" ] && [ -e "/proc/$tpid" ] && tpss=$(kb "$tpid" Pss)
+  tpss=0
+  for t in $(template_family "$tpid"); do tpss=$((tpss + $(kb "$t" Pss))); done
   printf '| %s | %s | %d | %d | %d | %d |\n' "$method" "$1" $((pss / N / 1024)) $((uss_sum / N / 1024)) \
     $(((pss + tpss) / 1024)) $((rss / 1024))
 }
 
-mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PSS of the pool + template (MiB) | sum of RSS (MiB) |\n|---|---|---|---|---|---|\n'
-printf '| method | children | spawn-to-ready median (s) | min | max | 1st request CPU (ms, median) | 2nd | 100th | page faults: 1st | 2nd | 100th |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
+mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PSS of the pool + template and its spares (MiB) | sum of RSS (MiB) |\n|---|---|---|---|---|---|\n'
+spawn_table=$'| method | children | spawn-to-ready median, N at once (s) | min | max | one at a time (s, median of REPLACE) | min | max | 1st request CPU (ms, median) | 2nd | 100th | page faults: 1st | 2nd | 100th |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for method in $METHODS; do
   start_valved "$method"
   wait_ready "$N" 180
@@ -92,14 +117,14 @@ for method in $METHODS; do
     request_cost "$cpid" "$sock" >>"$work/costs.100"
   done <"$work/children"
   col() { cut -d' ' -f"$1" "$work/costs.$2" | median; }
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$method" "$N" \
-    "$(echo "$readies" | median)" "$(echo "$readies" | head -1)" "$(echo "$readies" | tail -1)" \
-    "$(col 1 1)" "$(col 1 2)" "$(col 1 100)" "$(col 2 1)" "$(col 2 2)" "$(col 2 100)"
+  costs="$(col 1 1) | $(col 1 2) | $(col 1 100) | $(col 2 1) | $(col 2 2) | $(col 2 100)"
   mem_table+=$(memory_row "after 100 requests each" <"$work/children")$'\n'
   while read -r cpid sock; do
     for i in $(seq 101 "$REQUESTS"); do get "$sock" "$i"; done
   done <"$work/children"
   mem_table+=$(memory_row "after $REQUESTS requests each" <"$work/children")$'\n'
+  singles=$(replacements)
+  spawn_table+="| $method | $N | $(echo "$readies" | median) | $(echo "$readies" | head -1) | $(echo "$readies" | tail -1) | $(echo "$singles" | median) | $(echo "$singles" | head -1) | $(echo "$singles" | tail -1) | $costs |"$'\n'
   stop_valved
 done
-printf '\n%s' "$mem_table"
+printf '%s\n%s' "$spawn_table" "$mem_table"
