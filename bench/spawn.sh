@@ -77,6 +77,7 @@ template_family() {
 # spawn, unlike the N at once of the start.
 replacements() {
   local i victim before
+  [ "$REPLACE" -gt 0 ] || return 0
   for i in $(seq 1 "$REPLACE"); do
     sleep 1
     victim=$(sed -n 's/.*child#[0-9]* pid=\([0-9]*\): Spawning -> Ready.*/\1/p' "$log" | tail -1)

@@ -44,7 +44,7 @@
 
 valved_library_only <- TRUE
 kTemplateUsage <- 2L
-kChildWarmUpRounds <- 2L  # decoy GET + POST pairs a child serves before it is given out
+kChildWarmUpRounds <- 1L  # decoy GET + POST pairs a child serves before it is given out
 kSpares <- 2L  # children forked and warmed up ahead of the master's fork commands
 
 template_args <- function(args) {
