@@ -297,8 +297,9 @@ fork_child <- function(state, cmd) {
 #   template --stdin--> intermediate --stdin--> spare
 # (parallel's pipes: mcfork() makes the parent's pipe the child's stdin).
 # The intermediate passes the fork command on and exits; or, on "stop" or
-# EOF (the template is stopping or gone), kills the spare and exits. The spare warms up, then reads its command; EOF means the
-# intermediate is gone: it exits. Neither runs R's exit code (die()).
+# EOF (the template is stopping or gone), kills the spare and exits. The
+# spare warms up, then reads its command; EOF means the intermediate is
+# gone: it exits. Neither runs R's exit code (die()).
 # Returns the intermediate (a parallel child process) in the template, or
 # NULL if it cannot fork.
 start_spare <- function(state) {
@@ -312,7 +313,7 @@ run_intermediate <- function(state, me) {
   close(state$commands)
   spare <- parallel:::mcfork()
   if (inherits(spare, "masterProcess")) run_spare(state, c(me$fd[[1L]], spare$fd[[1L]]))
-  line <- readLines(file("stdin"), n = 1L, warn = FALSE)
+  line <- read_stdin_line()
   cmd <- if (length(line) == 1L) parse_command(line) else NULL
   if (is.null(cmd)) {
     # The master, our subreaper, reaps it once we have exited.
@@ -326,8 +327,18 @@ run_intermediate <- function(state, me) {
     # The spare is gone. The child forked instead must not hold our pipe to
     # the template, whose EOF tells the template that we are done.
     parallel:::closeFD(me$fd[[1L]])
-    fork_and_reply(state, cmd)
+    tryCatch(fork_and_reply(state, cmd),
+             error = function(e) reply("valved-fork-failed ", cmd$id, " ", conditionMessage(e)))
   }
+}
+
+# One line from fd 0, through a connection of its own that is closed (and
+# destroyed) at once: one left for the garbage collector gets R's warning
+# "closing unused connection" in the child's log.
+read_stdin_line <- function() {
+  con <- file("stdin", open = "r")
+  on.exit(close(con))
+  readLines(con, n = 1L, warn = FALSE)
 }
 
 # parallel's sendChildStdin(), which only the top process may use: writes
@@ -351,7 +362,7 @@ run_spare <- function(state, pipes) {
   tryCatch({
     parallel:::closeFD(pipes)
     warm_up_child(state)
-    line <- readLines(file("stdin"), n = 1L, warn = FALSE)
+    line <- read_stdin_line()
     cmd <- if (length(line) == 1L) parse_command(line) else NULL
     if (!is.null(cmd)) {
       tryCatch(become_child(state, cmd), error = function(e) {
