@@ -46,7 +46,9 @@ class SoonCall {
   SoonCall(const SoonCall&) = delete;
   SoonCall& operator=(const SoonCall&) = delete;
 
-  /// Schedules the callback unless it is scheduled already.
+  /// Schedules the callback unless it is scheduled already. Only from a
+  /// callback of the base's loop (event_base_get_running_event() is
+  /// undefined elsewhere): in a worker, everything runs in one.
   void Schedule();
   /// Forgets a scheduled call.
   void Cancel();
