@@ -239,9 +239,21 @@ become_child <- function(state, cmd) {
 # heap pages; the C stack; httpuv's and plumber's first-use state): ~1,000
 # page faults and ~5 ms of R CPU more than later requests. Requests through
 # the decoy router (never the API's) take that cost before the child is
-# given out.
+# given out. The warm-up costs more CPU (7-12 ms) than it saves the first
+# request (~2.5 ms), so only a spare waiting for its command does it: a
+# child whose command is already there (a burst of spawns) starts at once.
 warm_up_child <- function(state) {
   run_decoy(state$decoy, kChildWarmUpRounds)
+}
+
+# In a spare: the fork command if it is already waiting, else character(0).
+# Read without blocking through a description of the pipe of its own
+# (/proc/self/fd/0): O_NONBLOCK set on stdin's would stay there for the
+# blocking read that follows.
+poll_stdin_line <- function() {
+  con <- file("/proc/self/fd/0", open = "r", blocking = FALSE, raw = TRUE)
+  on.exit(close(con))
+  readLines(con, n = 1L, warn = FALSE)
 }
 
 reply <- function(...) {
@@ -263,7 +275,6 @@ fork_and_reply <- function(state, cmd) {
   child <- parallel:::mcfork(estranged = TRUE)
   if (inherits(child, "masterProcess")) {
     tryCatch({
-      warm_up_child(state)
       become_child(state, cmd)
     }, error = function(e) {
       print_error(e)
@@ -298,8 +309,8 @@ fork_child <- function(state, cmd) {
 # (parallel's pipes: mcfork() makes the parent's pipe the child's stdin).
 # The intermediate passes the fork command on and exits; or, on "stop" or
 # EOF (the template is stopping or gone), kills the spare and exits. The
-# spare warms up, then reads its command; EOF means the intermediate is
-# gone: it exits. Neither runs R's exit code (die()).
+# spare warms up unless its command is already there, then reads it; EOF
+# means the intermediate is gone: it exits. Neither runs R's exit code (die()).
 # Returns the intermediate (a parallel child process) in the template, or
 # NULL if it cannot fork.
 start_spare <- function(state) {
@@ -361,8 +372,11 @@ write_to_child <- function(child, line) {
 run_spare <- function(state, pipes) {
   tryCatch({
     parallel:::closeFD(pipes)
-    warm_up_child(state)
-    line <- read_stdin_line()
+    line <- poll_stdin_line()
+    if (length(line) == 0L) {
+      warm_up_child(state)
+      line <- read_stdin_line()
+    }
     cmd <- if (length(line) == 1L) parse_command(line) else NULL
     if (!is.null(cmd)) {
       tryCatch(become_child(state, cmd), error = function(e) {
