@@ -103,7 +103,9 @@ void MasterLink::WhenFlushed(std::function<void()> done) {
 }
 
 void MasterLink::Send(const ipc::Message& message) {
-  SendHeld();
+  if (!held_.empty()) evtimer_del(hold_timer_.get());
+  for (const ipc::Transfer& transfer : held_) channel_.Queue(transfer);
+  held_.clear();
   channel_.Send(message);
 }
 
@@ -120,9 +122,9 @@ void MasterLink::Hold(const ipc::Transfer& transfer) {
 
 void MasterLink::SendHeld() {
   if (held_.empty()) return;
-  evtimer_del(hold_timer_.get());
-  for (const ipc::Transfer& transfer : held_) channel_.Send(transfer);
-  held_.clear();
+  ipc::Transfer last = held_.back();
+  held_.pop_back();
+  Send(last);
 }
 
 void MasterLink::OnHoldTimer(evutil_socket_t, short, void* arg) {
