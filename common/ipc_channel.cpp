@@ -31,17 +31,12 @@ IpcChannel::~IpcChannel() { *alive_ = false; }
 
 void IpcChannel::Send(const ipc::Message& message) {
   if (!open_) return;
-  Queue(message);
-  // Now, before what the same callback queues elsewhere.
-  if (WriteNow(bev_.get()) && on_flushed_) std::exchange(on_flushed_, nullptr)();
-}
-
-void IpcChannel::Queue(const ipc::Message& message) {
-  if (!open_) return;
   std::string line = ipc::FormatMessage(message);
   Log(LogLevel::kDebug) << name_ << ": send " << line;
   line += '\n';
   bufferevent_write(bev_.get(), line.data(), line.size());
+  // Now, before what the same callback queues elsewhere.
+  if (WriteNow(bev_.get()) && on_flushed_) std::exchange(on_flushed_, nullptr)();
 }
 
 void IpcChannel::Shutdown() {

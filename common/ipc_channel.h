@@ -27,12 +27,8 @@ class IpcChannel {
   IpcChannel(const IpcChannel&) = delete;
   IpcChannel& operator=(const IpcChannel&) = delete;
 
-  /// Writes one message now (what the socket cannot take, later), after
-  /// any Queue()d. Does nothing once the channel is closed.
+  /// Queues one message. Does nothing once the channel is closed.
   void Send(const ipc::Message& message);
-  /// Adds one message without writing it: it leaves with the next Send(),
-  /// in the same write.
-  void Queue(const ipc::Message& message);
   bool open() const { return open_; }
   /// Sends what is queued, then stops reading; no handler runs afterwards.
   void Shutdown();

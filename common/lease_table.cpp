@@ -42,6 +42,22 @@ void* Map(int fd, size_t size) {
   return p;
 }
 
+// Modulo 2^32: whether a comes before b.
+bool Before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
+// Moves "the first not given a child" past `order`, unless it already is.
+bool Take(uint64_t& raw, uint32_t order, bool must_be_read) {
+  std::atomic_ref<uint64_t> word(raw);
+  uint64_t old = word.load();
+  for (;;) {
+    auto read = static_cast<uint32_t>(old >> 32);
+    auto first = static_cast<uint32_t>(old);
+    if (Before(order, first) || (must_be_read && !Before(order, read))) return false;
+    uint64_t next = (old & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(order + 1);
+    if (word.compare_exchange_weak(old, next)) return true;
+  }
+}
+
 }  // namespace
 
 LeaseTable LeaseTable::Create() {
@@ -99,14 +115,37 @@ void LeaseTable::RemoveChild(uint64_t child_id) {
   Update(ChildWord(child_id), child_id, [](uint64_t) { return uint64_t{0}; });
 }
 
-void LeaseTable::PublishQueue(uint64_t worker_id, uint32_t read, uint32_t answered) {
-  std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].queue)
-      .store(uint64_t{read} << 32 | answered);
+void LeaseTable::PublishRead(uint64_t worker_id, uint32_t read) {
+  WorkerWord& slot = layout_->workers[worker_id % kWorkerSlots];
+  std::atomic_ref<uint64_t> owner(slot.owner);
+  if (owner.load() != worker_id) {
+    std::atomic_ref<uint64_t>(slot.queue).store(0);
+    owner.store(worker_id);
+  }
+  std::atomic_ref<uint64_t> word(slot.queue);
+  uint64_t old = word.load();
+  while (!word.compare_exchange_weak(old, uint64_t{read} << 32 | (old & 0xffffffff))) {
+  }
+}
+
+bool LeaseTable::TakeForGrant(uint64_t worker_id, uint32_t order) {
+  WorkerWord& slot = layout_->workers[worker_id % kWorkerSlots];
+  if (std::atomic_ref<uint64_t>(slot.owner).load() != worker_id) return true;
+  return Take(slot.queue, order, false);
+}
+
+bool LeaseTable::TakeWaiter(uint64_t worker_id, uint64_t order) {
+  WorkerWord& slot = layout_->workers[worker_id % kWorkerSlots];
+  if (std::atomic_ref<uint64_t>(slot.owner).load() != worker_id) return false;
+  return Take(slot.queue, static_cast<uint32_t>(order), true);
 }
 
 void LeaseTable::ClearWorker(uint64_t worker_id) {
   PublishOldest(worker_id, 0);
-  PublishQueue(worker_id, 0, 0);
+  WorkerWord& slot = layout_->workers[worker_id % kWorkerSlots];
+  if (std::atomic_ref<uint64_t>(slot.owner).load() != worker_id) return;
+  std::atomic_ref<uint64_t>(slot.owner).store(0);
+  std::atomic_ref<uint64_t>(slot.queue).store(0);
 }
 
 bool LeaseTable::Claim(uint64_t child_id) {
@@ -119,19 +158,16 @@ bool LeaseTable::Claim(uint64_t child_id) {
   return false;
 }
 
+void LeaseTable::Unclaim(uint64_t child_id) {
+  Update(ChildWord(child_id), child_id, [](uint64_t w) {
+    uint64_t left = w & kLeftMask;
+    return left == kUnlimited || left == kUnlimited - 1 ? w : w + 1;
+  });
+}
+
 void LeaseTable::PublishOldest(uint64_t worker_id, int64_t since_ns) {
   std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].oldest_ns)
       .store(static_cast<uint64_t>(since_ns));
-}
-
-bool LeaseTable::Queued(uint64_t worker_id, uint64_t order) const {
-  uint64_t word =
-      std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].queue).load();
-  auto read = static_cast<uint32_t>(word >> 32);
-  auto answered = static_cast<uint32_t>(word);
-  // Modulo 2^32: answered <= order < read.
-  return static_cast<uint32_t>(static_cast<uint32_t>(order) - answered) <
-         static_cast<uint32_t>(read - answered);
 }
 
 bool LeaseTable::OldestOfAll(uint64_t worker_id, int64_t since_ns) const {

@@ -15,14 +15,15 @@
 //    ns; 0 = none). A worker hands over only if no other worker's waiter is
 //    older, which keeps the queue FIFO across workers (to within the few
 //    microseconds between a request's arrival and its publication);
-//  - and one written by the master: how many of that worker's ACQUIREs it
-//    has read, and below which one all have been answered (GRANT or DENY).
-//    The master answers a worker's ACQUIREs in the order they came, so a
-//    waiter read and not yet answered is queued in the master. A worker hands
-//    over only to such a waiter: one whose GRANT may be on its way would
-//    leave the master counting a second child busy for it until the worker
-//    gives that one back, and a waiter the master has not read yet gets the
-//    child from the master as soon as it reads the RELEASE.
+//  - and one shared by both: how many of that worker's ACQUIREs the master
+//    has read, and below which one all have a child. The master gives a
+//    worker's waiters children in the order they came; it and the worker
+//    each take a waiter with one compare-and-swap of that word, so exactly
+//    one of them gives it a child. A worker hands over only to a waiter the
+//    master has read: one whose GRANT is on its way would leave the master
+//    counting a second child busy for it until the worker gives that one
+//    back, and one the master has not read yet gets the child from the
+//    master as soon as it reads the RELEASE.
 #pragma once
 
 #include <cstddef>
@@ -60,9 +61,13 @@ class LeaseTable {
   /// The master leased the child itself (a GRANT): one request less left.
   void Spend(uint64_t child_id);
   void RemoveChild(uint64_t child_id);
-  /// After `read` ACQUIREs of the worker, all before the `answered`-th
-  /// have been answered (numbered from 0, modulo 2^32).
-  void PublishQueue(uint64_t worker_id, uint32_t read, uint32_t answered);
+  /// The master has read `read` ACQUIREs of the worker (numbered from 0,
+  /// modulo 2^32). The first call makes the slot the worker's.
+  void PublishRead(uint64_t worker_id, uint32_t read);
+  /// The master gives the worker's `order`-th waiter a child: false when
+  /// the worker has already handed it one (TakeWaiter). Always true for a
+  /// worker that does not own its slot (it cannot hand over).
+  bool TakeForGrant(uint64_t worker_id, uint32_t order);
   /// A worker is gone: its waiters no longer count.
   void ClearWorker(uint64_t worker_id);
 
@@ -74,14 +79,17 @@ class LeaseTable {
   void PublishOldest(uint64_t worker_id, int64_t since_ns);
   /// Whether `since_ns` is at least as old as every other worker's oldest waiter.
   bool OldestOfAll(uint64_t worker_id, int64_t since_ns) const;
-  /// Whether the master has read the worker's `order`-th ACQUIRE (from 0)
-  /// and not answered it: the request waits in the master's queue.
-  bool Queued(uint64_t worker_id, uint64_t order) const;
+  /// Takes the worker's `order`-th waiter for a hand-over: true when the
+  /// master has read its ACQUIRE and has not given it a child.
+  bool TakeWaiter(uint64_t worker_id, uint64_t order);
+  /// Gives back the request Claim() spent (the hand-over did not happen).
+  void Unclaim(uint64_t child_id);
 
  private:
   struct alignas(64) WorkerWord {
     uint64_t oldest_ns;
-    uint64_t queue;  ///< read << 32 | answered
+    uint64_t queue;  ///< read << 32 | the first not given a child
+    uint64_t owner;  ///< the worker id the queue word belongs to (ids may share a slot)
   };
   struct Layout {
     uint64_t children[kChildSlots];

@@ -285,6 +285,16 @@ const Entry kEntries[] = {
               "Connection: close on a connection of its own."},
      .field = &Config::child_keepalive},
     {.info =
+         {"lease_handover", T::kBool, "", "BOOL", kRequests,
+          "hand a child straight to the worker's next queued request",
+          "When a lease ends cleanly and a request of the same worker waits in the master's queue, "
+          "the worker gives the child to that request at once and tells the master afterwards, "
+          "instead of a RELEASE and a GRANT (two process wake-ups between R's response and its "
+          "next request). FIFO order across workers, n_max, max_requests and draining still hold. "
+          "Off by default: in a load test that kills children, a pool with it stayed at n_max "
+          "where it otherwise went back to n_min, for a reason not yet found."},
+     .field = &Config::lease_handover},
+    {.info =
          {"request_buffering", T::kBool, "", "BOOL", kRequests,
           "read request bodies whole before leasing a child",
           "A request body is read whole (in memory up to request_buffer_size, then in a temporary "

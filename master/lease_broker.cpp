@@ -10,8 +10,9 @@
 //
 // A worker may also hand a child from a finished request to its own oldest
 // waiter without asking (common/lease_table.h) and tell the master after, in
-// a TRANSFER; the waitlist forgets that waiter. The lease table tells
-// workers which of their waiters are queued here. The master may have granted
+// a TRANSFER; the waitlist forgets that waiter. The worker and the master
+// take a waiter through the lease table, so only one gives it a child. (A
+// DENY may still cross a hand-over: the request is then served.) The master may have granted
 // it another child meanwhile: the worker then RELEASEs that one, as for a
 // cancelled request.
 //
@@ -33,6 +34,7 @@ LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clo
 
 void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
   Waiter waiter{worker_id, req, clock_.Now(), progress_[worker_id].read++};
+  if (table_) table_->PublishRead(worker_id, progress_[worker_id].read);
   if (closed_) return Deny(waiter, *closed_);
   if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
     return Deny(waiter, ipc::DenyReason::kQueueFull);
@@ -77,8 +79,11 @@ void LeaseBroker::Dispatch() {
     if (!child) break;
     Waiter waiter = waitlist_.front();
     waitlist_.pop_front();
+    if (table_ && !table_->TakeForGrant(waiter.worker_id, waiter.order)) {
+      NoteWaited(waiter);  // its worker handed it a child; the TRANSFER follows
+      continue;
+    }
     pool_.Lease(*child, {waiter.worker_id, waiter.req});
-    NoteAnswered(waiter);
     sink_.SendGrant(waiter.worker_id, {waiter.req, child->id, child->socket_path});
     NoteWaited(waiter);
   }
@@ -88,20 +93,6 @@ void LeaseBroker::Dispatch() {
   }
   pool_.Reconcile(waitlist_.size());
   if (!waitlist_.empty() && !pool_.fatal_error().empty()) Close(ipc::DenyReason::kNoChildren);
-  // Once per event, after the grants: what a worker reads is never a
-  // waiter the master is about to grant.
-  if (table_)
-    for (const auto& [worker_id, progress] : progress_)
-      table_->PublishQueue(worker_id, progress.read, progress.answered);
-}
-
-// A worker's waiters are answered in the order they came (the waitlist is
-// FIFO), but one may be denied at once while older ones still wait: those
-// then count as answered, which costs them a hand-over, not their turn.
-void LeaseBroker::NoteAnswered(const Waiter& waiter) {
-  Progress& progress = progress_[waiter.worker_id];
-  uint32_t next = waiter.order + 1;
-  if (static_cast<int32_t>(next - progress.answered) > 0) progress.answered = next;
 }
 
 void LeaseBroker::ExpireWaiters() {
@@ -134,7 +125,6 @@ std::optional<TimePoint> LeaseBroker::oldest_since() const {
 
 void LeaseBroker::Deny(const Waiter& waiter, ipc::DenyReason reason) {
   ++denials_[static_cast<size_t>(reason)];
-  NoteAnswered(waiter);
   sink_.SendDeny(waiter.worker_id, {waiter.req, reason});
 }
 

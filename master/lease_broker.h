@@ -66,17 +66,15 @@ class LeaseBroker {
     uint64_t worker_id;
     uint64_t req;
     TimePoint since;
-    uint32_t order = 0;   ///< of the worker's ACQUIREs, from 0 (LeaseTable::Queued)
+    uint32_t order = 0;   ///< of the worker's ACQUIREs, from 0 (LeaseTable::TakeWaiter)
     bool queued = false;  ///< no child was free when it arrived: it waits for one
   };
-  /// Per worker: ACQUIREs read, and below which all are answered.
+  /// Per worker: ACQUIREs read (LeaseTable::PublishRead).
   struct Progress {
     uint32_t read = 0;
-    uint32_t answered = 0;
   };
 
   void Deny(const Waiter& waiter, ipc::DenyReason reason);
-  void NoteAnswered(const Waiter& waiter);
   /// Removes the waiter, if it still waits.
   std::optional<Waiter> TakeWaiter(uint64_t worker_id, uint64_t req);
   /// Logs how long a queued waiter waited, now that it has a child.

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "common/clock.h"
 #include "common/log.h"
 
 namespace valved::worker {
@@ -14,8 +13,6 @@ namespace {
 // Enough to recognise a GRANT that crossed a TRANSFER: the master answers
 // within a few messages.
 constexpr size_t kHandedOverRemembered = 64;
-// How long a TRANSFER waits for company (MasterLink::Hold).
-constexpr Duration kHoldAtMost = std::chrono::milliseconds(2);
 
 int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -30,7 +27,6 @@ MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, H
     : handlers_(std::move(handlers)),
       worker_id_(worker_id),
       table_(table),
-      hold_timer_(evtimer_new(base, OnHoldTimer, this)),
       channel_(
           base, std::move(channel), "master", [this](const ipc::Message& m) { Dispatch(m); },
           [this](const std::string& reason) { Lose(reason); }) {
@@ -42,17 +38,17 @@ void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
   waiting_[req] = {std::move(callback), order, SteadyNowNs()};
   queue_.emplace(order, req);
   if (queue_.size() == 1) PublishOldest();
-  Send(ipc::Acquire{req});
+  channel_.Send(ipc::Acquire{req});
 }
 
 void MasterLink::Cancel(uint64_t req) {
   if (!TakeWaiter(req)) return;
   cancelled_.insert(req);
-  Send(ipc::Cancel{req});
+  channel_.Send(ipc::Cancel{req});
 }
 
 void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
-  Send(ipc::Release{req, child_id, outcome});
+  channel_.Send(ipc::Release{req, child_id, outcome});
 }
 
 void MasterLink::ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path) {
@@ -65,13 +61,15 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   if (!table_ || queue_.empty()) return false;
   uint64_t req = queue_.begin()->second;
   const Waiter& waiter = waiting_.at(req);
-  if (!table_->Queued(worker_id_, waiter.order) ||
-      !table_->OldestOfAll(worker_id_, waiter.since_ns) || !table_->Claim(child_id))
+  if (!table_->OldestOfAll(worker_id_, waiter.since_ns) || !table_->Claim(child_id)) return false;
+  if (!table_->TakeWaiter(worker_id_, waiter.order)) {
+    table_->Unclaim(child_id);
     return false;
+  }
   LeaseCallback callback = *TakeWaiter(req);
   handed_over_.push_back(req);
   if (handed_over_.size() > kHandedOverRemembered) handed_over_.pop_front();
-  Hold(ipc::Transfer{from_req, req, child_id});
+  channel_.Send(ipc::Transfer{from_req, req, child_id});
   callback(ipc::Grant{req, child_id, socket_path});
   return true;
 }
@@ -94,42 +92,10 @@ void MasterLink::PublishOldest() {
 }
 
 void MasterLink::SendStats(const RequestStats& stats) {
-  for (const ipc::Stats& family : stats.ToMessages()) Send(family);
+  for (const ipc::Stats& family : stats.ToMessages()) channel_.Send(family);
 }
 
-void MasterLink::WhenFlushed(std::function<void()> done) {
-  SendHeld();
-  channel_.WhenFlushed(std::move(done));
-}
-
-void MasterLink::Send(const ipc::Message& message) {
-  if (!held_.empty()) evtimer_del(hold_timer_.get());
-  for (const ipc::Transfer& transfer : held_) channel_.Queue(transfer);
-  held_.clear();
-  channel_.Send(message);
-}
-
-// A TRANSFER is news for the master, not a question: it waits for the next
-// message this worker sends (under load the next request's ACQUIRE, a
-// moment later), so that one wake-up of the master reads both.
-void MasterLink::Hold(const ipc::Transfer& transfer) {
-  held_.push_back(transfer);
-  if (held_.size() == 1) {
-    timeval tv = ToTimeval(kHoldAtMost);
-    evtimer_add(hold_timer_.get(), &tv);
-  }
-}
-
-void MasterLink::SendHeld() {
-  if (held_.empty()) return;
-  ipc::Transfer last = held_.back();
-  held_.pop_back();
-  Send(last);
-}
-
-void MasterLink::OnHoldTimer(evutil_socket_t, short, void* arg) {
-  static_cast<MasterLink*>(arg)->SendHeld();
-}
+void MasterLink::WhenFlushed(std::function<void()> done) { channel_.WhenFlushed(std::move(done)); }
 
 // IpcChannel calls this from a libevent callback: nothing may escape.
 void MasterLink::Dispatch(const ipc::Message& message) {

@@ -8,12 +8,12 @@
 //
 // Hand-over: when a lease ends ok and a request of this worker waits, the
 // child goes straight to the oldest waiter if the lease table allows it
-// (common/lease_table.h: the child is open, the master has that waiter in
-// its queue, and no other worker has an older one); the master learns of it
-// afterwards from one TRANSFER. A
+// (common/lease_table.h: the child is open, no other worker has an older
+// waiter, and the master has queued this one and not given it a child: the
+// worker takes it with a compare-and-swap the master's grant also needs);
+// the master learns of it afterwards from one TRANSFER. A
 // GRANT for a request handed a child that way crossed the TRANSFER and is
-// released at once, as for a cancelled request. The TRANSFER leaves with the
-// worker's next message, or 2 ms later: one wake-up of the master for two.
+// released at once, as for a cancelled request.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,6 @@
 #include <unordered_set>
 #include <variant>
 
-#include "common/event_ptr.h"
 #include "common/ipc_channel.h"
 #include "common/ipc_protocol.h"
 #include "common/lease_table.h"
@@ -75,17 +74,11 @@ class MasterLink {
  private:
   struct Waiter {
     LeaseCallback callback;
-    uint64_t order;    ///< key in queue_; the ACQUIRE's number (LeaseTable::Queued)
+    uint64_t order;    ///< key in queue_; the ACQUIRE's number (LeaseTable::TakeWaiter)
     int64_t since_ns;  ///< steady clock, for the lease table
   };
 
   bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
-  /// Sends `message` after the TRANSFERs held so far.
-  void Send(const ipc::Message& message);
-  /// Keeps a TRANSFER until the next message or kHoldAtMost.
-  void Hold(const ipc::Transfer& transfer);
-  void SendHeld();
-  static void OnHoldTimer(evutil_socket_t, short, void* arg);
   /// Forgets the waiter for `req`; its callback, or nullopt if none waits.
   std::optional<LeaseCallback> TakeWaiter(uint64_t req);
   /// Tells the lease table when the oldest waiter asked.
@@ -104,8 +97,6 @@ class MasterLink {
   uint64_t next_order_ = 0;
   std::unordered_set<uint64_t> cancelled_;  // may still get a GRANT or DENY
   std::deque<uint64_t> handed_over_;        // the latest few: a GRANT may cross their TRANSFER
-  std::vector<ipc::Transfer> held_;         // not sent yet (Hold)
-  EventPtr hold_timer_;                     // pending while held_ is not empty
   IpcChannel channel_;
 };
 

@@ -55,7 +55,7 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
                                    [this](const std::string& reason) { OnMasterLost(reason); },
                                    [this] { OnReopen(); }},
-              lease_table),
+              config_.lease_handover ? lease_table : nullptr),
       temp_dir_(!config_.temp_dir.empty() ? config_.temp_dir
                 : !runtime_dir.empty()    ? runtime_dir
                                           : "/tmp"),

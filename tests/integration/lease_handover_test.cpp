@@ -46,7 +46,7 @@ class LeaseHandoverIntegrationTest : public StatusTest {
 };
 
 TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildWithoutTheMaster) {
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1"}), nullptr);
+  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1", "--set", "lease_handover=true"}), nullptr);
   std::thread slow = HoldTheChild(2);
   std::vector<std::thread> queued;
   for (int i = 0; i < 3; ++i) {
@@ -68,8 +68,9 @@ TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildW
 TEST_F(LeaseHandoverIntegrationTest, HandOversStopAtMaxRequests) {
   // Successors start fresh and wait at the gate, so the old child alone
   // serves every request here.
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1", "--set", "max_requests=3", "--set",
-                                  "max_requests_jitter=0", "--set", "spawn_method=fresh"}),
+  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1", "--set", "lease_handover=true", "--set",
+                                  "max_requests=3", "--set", "max_requests_jitter=0", "--set",
+                                  "spawn_method=fresh"}),
             nullptr);
   std::ofstream(dir() / "gate") << "closed\n";
   std::thread slow = HoldTheChild(2);
@@ -91,7 +92,7 @@ TEST_F(LeaseHandoverIntegrationTest, HandOversStopAtMaxRequests) {
 }
 
 TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsThroughTwoWorkersAreServedInArrivalOrder) {
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "2"}), nullptr);
+  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "2", "--set", "lease_handover=true"}), nullptr);
   std::thread slow = HoldTheChild(2);
   constexpr int kQueued = 6;
   std::mutex mutex;

@@ -62,21 +62,46 @@ TEST(LeaseTable, OnlyTheOldestWaiterOfAllWorkersMayTakeAHandOver) {
   EXPECT_TRUE(table.OldestOfAll(1, 500));
 }
 
-TEST(LeaseTable, AWaiterIsQueuedOnceReadAndUntilAnswered) {
+TEST(LeaseTable, TheWorkerOrTheMasterGivesAWaiterAChildNeverBoth) {
   LeaseTable table = LeaseTable::Create();
-  EXPECT_FALSE(table.Queued(1, 0)) << "nothing read yet";
-  table.PublishQueue(1, 3, 1);  // ACQUIREs 0..2 read, 0 answered
-  EXPECT_FALSE(table.Queued(1, 0));
-  EXPECT_TRUE(table.Queued(1, 1));
-  EXPECT_TRUE(table.Queued(1, 2));
-  EXPECT_FALSE(table.Queued(1, 3)) << "not read yet";
-  EXPECT_FALSE(table.Queued(2, 1)) << "another worker's";
-  table.PublishQueue(1, 2, 0xffffffff);  // past 2^32: 0xffffffff, 0 and 1 wait
-  EXPECT_TRUE(table.Queued(1, 0x1ffffffffULL));
-  EXPECT_TRUE(table.Queued(1, 0x100000001ULL));
-  EXPECT_FALSE(table.Queued(1, 0x100000002ULL));
+  EXPECT_FALSE(table.TakeWaiter(1, 0)) << "not read by the master yet";
+  table.PublishRead(1, 3);  // ACQUIREs 0..2 read
+  EXPECT_TRUE(table.TakeForGrant(1, 0));
+  EXPECT_FALSE(table.TakeWaiter(1, 0)) << "granted by the master";
+  EXPECT_TRUE(table.TakeWaiter(1, 1));
+  EXPECT_FALSE(table.TakeForGrant(1, 1)) << "handed over by the worker";
+  EXPECT_FALSE(table.TakeWaiter(1, 3)) << "not read yet";
+  EXPECT_TRUE(table.TakeForGrant(1, 2));
+  table.PublishRead(1, 5);
+  EXPECT_TRUE(table.TakeWaiter(1, 4)) << "3 was cancelled: 4 is next";
+  // A worker whose id shares the slot never hands over, and the master
+  // grants its waiters as usual.
+  EXPECT_FALSE(table.TakeWaiter(1 + LeaseTable::kWorkerSlots, 5));
+  EXPECT_TRUE(table.TakeForGrant(1 + LeaseTable::kWorkerSlots, 5));
   table.ClearWorker(1);
-  EXPECT_FALSE(table.Queued(1, 1));
+  EXPECT_FALSE(table.TakeWaiter(1, 5));
+}
+
+TEST(LeaseTable, WaiterNumbersWrapAround) {
+  LeaseTable table = LeaseTable::Create();
+  table.PublishRead(1, 0xfffffffe);
+  EXPECT_TRUE(table.TakeForGrant(1, 0x7ffffffe));  // numbers advance by less than 2^31 at once
+  EXPECT_TRUE(table.TakeForGrant(1, 0xfffffffe));
+  table.PublishRead(1, 2);  // 0xffffffff, 0 and 1 read
+  EXPECT_TRUE(table.TakeWaiter(1, 0xffffffffULL));
+  EXPECT_FALSE(table.TakeForGrant(1, 0xffffffff));
+  EXPECT_TRUE(table.TakeWaiter(1, 0x100000001ULL));
+  EXPECT_FALSE(table.TakeWaiter(1, 0x100000002ULL));
+}
+
+TEST(LeaseTable, AnUnclaimGivesTheRequestBack) {
+  LeaseTable table = LeaseTable::Create();
+  table.AddChild(1, 1);
+  table.SetOpen(1, true);
+  EXPECT_TRUE(table.Claim(1));
+  table.Unclaim(1);
+  EXPECT_TRUE(table.Claim(1));
+  EXPECT_FALSE(table.Claim(1));
 }
 
 TEST(LeaseTable, AWorkerSeesTheMastersTableThroughTheFd) {
@@ -123,22 +148,21 @@ class LeaseHandoverTest : public ::testing::Test {
   LeaseBroker broker_{config_, pool_, clock_, sink_, &table_};
 };
 
-TEST_F(LeaseHandoverTest, TheTableShowsWhichWaitersTheMasterHasQueued) {
+TEST_F(LeaseHandoverTest, AWaiterTheWorkerTookIsNotGrantedAgain) {
   broker_.Acquire(1, 10);  // ACQUIRE #0, granted at once
   broker_.Dispatch();
-  EXPECT_FALSE(table_.Queued(1, 0)) << "its GRANT is on its way: no hand-over";
+  EXPECT_FALSE(table_.TakeWaiter(1, 0)) << "its GRANT is on its way: no hand-over";
   broker_.Acquire(1, 11);  // #1
-  EXPECT_FALSE(table_.Queued(1, 1)) << "published after the dispatch, never before";
   broker_.Dispatch();
-  EXPECT_TRUE(table_.Queued(1, 1));
-  broker_.Transfer(1, {10, 11, 1});
-  broker_.Acquire(2, 20);  // another worker's #0
+  ASSERT_TRUE(table_.TakeWaiter(1, 1));  // the worker hands it child 1 ...
+  pool_.OnReady(2);                      // ... as the master gets a second child
   broker_.Dispatch();
-  EXPECT_TRUE(table_.Queued(2, 0));
-  ReleaseOk(1, 11, 1);  // child 1 goes to worker 2's waiter
-  EXPECT_FALSE(table_.Queued(2, 0));
-  broker_.DropWorker(2);
-  EXPECT_FALSE(table_.Queued(2, 0));
+  EXPECT_EQ(sink_.grants.size(), 1u) << "no GRANT for a request the worker took";
+  EXPECT_EQ(broker_.waiting(), 0u);
+  EXPECT_EQ(pool_.Find(2)->state, ChildState::kReady);
+  broker_.Transfer(1, {10, 11, 1});  // ... which it then reads
+  EXPECT_EQ(broker_.handovers(), 1u);
+  EXPECT_EQ(pool_.VerifyInvariants(), "");
 }
 
 TEST_F(LeaseHandoverTest, ATransferMovesTheLeaseAndEndsTheWait) {
