@@ -564,13 +564,16 @@ TEST_F(LifecycleTest, ChaosRandomRChildKilledEverySecondFailsOnlyTheirRequests) 
   double chaos_seconds = SecondsSince(chaos_start);
   int during = load.completed();
   auto recover_start = SteadyClock::now();
+  // Four clients may keep a fourth child (n_max) busy, so the pool is back
+  // when at least n_min children run and every one of them is ready.
   bool recovered = Eventually(
       90s,
       [&] {
-        return valved->RChildPids().size() == 3 && valved->ReadyRChildPids().size() == 3 &&
+        size_t running = valved->RChildPids().size();
+        return running >= 3 && running <= 4 && valved->ReadyRChildPids().size() == running &&
                valved->ZombieChildren().empty();
       },
-      "the pool is back to n_min = 3 ready children");
+      "the pool is back to n_min = 3 or more ready children, at most n_max = 4");
   double recover_seconds = SecondsSince(recover_start);
   if (recovered) {
     EXPECT_TRUE(load.AwaitMore(20, 30s, "requests after the chaos"));
@@ -595,7 +598,7 @@ TEST_F(LifecycleTest, ChaosRandomRChildKilledEverySecondFailsOnlyTheirRequests) 
   std::cout << "[measure] chaos: " << killed.size() << " R children SIGKILLed in " << chaos_seconds
             << "s (" << killed_starting
             << " of them not yet ready); requests during chaos=" << during << "; " << load.Summary()
-            << "; pool back to n_min " << recover_seconds << "s after the last kill\n";
+            << "; pool back to n_min or more " << recover_seconds << "s after the last kill\n";
   EXPECT_TRUE(recovered);
   EXPECT_EQ(bad_gateway + cut_short, static_cast<int>(failures.size()))
       << "every failure is a 502 or a response cut short:\n"
