@@ -291,8 +291,7 @@ const Entry kEntries[] = {
           "the worker gives the child to that request at once and tells the master afterwards, "
           "instead of a RELEASE and a GRANT (two process wake-ups between R's response and its "
           "next request). FIFO order across workers, n_max, max_requests and draining still hold. "
-          "Off by default: in a load test that kills children, a pool with it stayed at n_max "
-          "where it otherwise went back to n_min, for a reason not yet found."},
+          "false sends every lease back through the master."},
      .field = &Config::lease_handover},
     {.info =
          {"request_buffering", T::kBool, "", "BOOL", kRequests,
