@@ -205,29 +205,32 @@ void ChildPool::CountRequest(RChild& child) {
 // would have after a RELEASE; one due for replacement keeps serving until its
 // successor is Ready, as with any lease.
 bool ChildPool::Transfer(uint64_t child_id, LeaseRef from, LeaseRef to) {
-  RChild* child = FindMutable(child_id);
-  auto held = child ? std::find(child->leases.begin(), child->leases.end(), from)
-                    : std::vector<LeaseRef>::iterator{};
-  if (!child || held == child->leases.end()) {
-    Log(LogLevel::kDebug) << "transfer of unknown lease w" << from.worker_id << "/" << from.req
-                          << " on child#" << child_id << " ignored";
-    return false;
-  }
+  auto [child, held] = FindLease(child_id, from, "transfer");
+  if (!child) return false;
   *held = to;
   CountRequest(*child);
   return true;
 }
 
+// The child holding `lease`, and where; {nullptr, {}} (logged) when the
+// child or the lease is gone: a worker's message may cross a death.
+std::pair<RChild*, std::vector<LeaseRef>::iterator> ChildPool::FindLease(uint64_t child_id,
+                                                                         LeaseRef lease,
+                                                                         const char* what) {
+  RChild* child = FindMutable(child_id);
+  if (child) {
+    auto held = std::find(child->leases.begin(), child->leases.end(), lease);
+    if (held != child->leases.end()) return {child, held};
+  }
+  Log(LogLevel::kDebug) << what << " of unknown lease w" << lease.worker_id << "/" << lease.req
+                        << " on child#" << child_id << " ignored";
+  return {nullptr, {}};
+}
+
 void ChildPool::Release(uint64_t child_id, LeaseRef lease, ipc::Outcome outcome,
                         const std::function<bool(const RChild&)>& still_accepts) {
-  RChild* child = FindMutable(child_id);
-  auto held = child ? std::find(child->leases.begin(), child->leases.end(), lease)
-                    : std::vector<LeaseRef>::iterator{};
-  if (!child || held == child->leases.end()) {
-    Log(LogLevel::kDebug) << "release of unknown lease w" << lease.worker_id << "/" << lease.req
-                          << " on child#" << child_id << " ignored";
-    return;
-  }
+  auto [child, held] = FindLease(child_id, lease, "release");
+  if (!child) return;
   child->leases.erase(held);
   bool idle = child->leases.empty();
   if (idle)

@@ -159,6 +159,8 @@ class ChildPool {
   /// successor (which counts instead).
   bool Counts(const RChild& child) const;
   RChild* FindMutable(uint64_t id);
+  std::pair<RChild*, std::vector<LeaseRef>::iterator> FindLease(uint64_t child_id, LeaseRef lease,
+                                                                const char* what);
   void Stop(RChild& child, int signo, std::string_view reason);
   /// Sends `signo`, noting the time for the kill_timeout deadline.
   void Signal(RChild& child, int signo);
