@@ -25,18 +25,42 @@ IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name, MessageH
   // answer from the master is handled before the clients' events.
   bufferevent_priority_set(bev_.get(), 0);
   ReadAndWriteNow(bev_.get());
+  flush_.reset(event_new(base, -1, 0, OnFlush, this));
+  event_priority_set(flush_.get(), event_base_get_npriorities(base) - 1);
 }
 
 IpcChannel::~IpcChannel() { *alive_ = false; }
 
 void IpcChannel::Send(const ipc::Message& message) {
   if (!open_) return;
+  Queue(message);
+  // Now, before what the same callback queues elsewhere.
+  Flush();
+}
+
+void IpcChannel::SendBatched(const ipc::Message& message) {
+  if (!open_) return;
+  Queue(message);
+  if (std::exchange(flush_scheduled_, true)) return;
+  event_active(flush_.get(), EV_TIMEOUT, 0);
+}
+
+void IpcChannel::Queue(const ipc::Message& message) {
   std::string line = ipc::FormatMessage(message);
   Log(LogLevel::kDebug) << name_ << ": send " << line;
   line += '\n';
   bufferevent_write(bev_.get(), line.data(), line.size());
-  // Now, before what the same callback queues elsewhere.
+}
+
+void IpcChannel::Flush() {
+  if (std::exchange(flush_scheduled_, false)) event_del(flush_.get());
   if (WriteNow(bev_.get()) && on_flushed_) std::exchange(on_flushed_, nullptr)();
+}
+
+void IpcChannel::OnFlush(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<IpcChannel*>(arg);
+  self->flush_scheduled_ = false;
+  self->Flush();
 }
 
 void IpcChannel::Shutdown() {
@@ -91,6 +115,7 @@ void IpcChannel::ReadLines() {
 void IpcChannel::Fail(const std::string& reason) {
   if (!open_) return;
   open_ = false;
+  if (std::exchange(flush_scheduled_, false)) event_del(flush_.get());
   bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
   on_close_(reason);  // may destroy this channel: nothing may follow
 }

@@ -38,15 +38,17 @@ void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
   waiting_[req] = {std::move(callback), order, SteadyNowNs()};
   queue_.emplace(order, req);
   if (queue_.size() == 1) PublishOldest();
-  channel_.Send(ipc::Acquire{req});
+  channel_.SendBatched(ipc::Acquire{req});
 }
 
 void MasterLink::Cancel(uint64_t req) {
   if (!TakeWaiter(req)) return;
   cancelled_.insert(req);
-  channel_.Send(ipc::Cancel{req});
+  channel_.SendBatched(ipc::Cancel{req});
 }
 
+// At once, with what is batched: the RELEASE must reach the master before the
+// response it ends lets the client send its next request (IpcChannel).
 void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
   channel_.Send(ipc::Release{req, child_id, outcome});
 }
@@ -69,7 +71,7 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   LeaseCallback callback = *TakeWaiter(req);
   handed_over_.push_back(req);
   if (handed_over_.size() > kHandedOverRemembered) handed_over_.pop_front();
-  channel_.Send(ipc::Transfer{from_req, req, child_id});
+  channel_.SendBatched(ipc::Transfer{from_req, req, child_id});
   callback(ipc::Grant{req, child_id, socket_path});
   return true;
 }
@@ -92,7 +94,7 @@ void MasterLink::PublishOldest() {
 }
 
 void MasterLink::SendStats(const RequestStats& stats) {
-  for (const ipc::Stats& family : stats.ToMessages()) channel_.Send(family);
+  for (const ipc::Stats& family : stats.ToMessages()) channel_.SendBatched(family);
 }
 
 void MasterLink::WhenFlushed(std::function<void()> done) { channel_.WhenFlushed(std::move(done)); }

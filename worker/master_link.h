@@ -1,5 +1,8 @@
 // The worker's side of the lease protocol (common/ipc_protocol.h): HELLO on
 // start, ACQUIRE/CANCEL/RELEASE out, GRANT/DENY/QUIT/TERMINATE/REOPEN in.
+// ACQUIRE, CANCEL, TRANSFER and STATS leave batched, one write per turn of
+// the loop (IpcChannel::SendBatched), so the master wakes once for what one
+// turn produced; a RELEASE leaves at once.
 //
 // Each ACQUIRE has exactly one answer callback. A CANCEL forgets the callback;
 // because a GRANT may already be on its way (the messages cross), a GRANT for
