@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/socket_read.h"
 #include "common/write_now.h"
 
 namespace valved {
@@ -16,6 +17,7 @@ IpcChannel::IpcChannel(event_base* base, UniqueFd fd, std::string name, MessageH
     : name_(std::move(name)), on_message_(std::move(on_message)), on_close_(std::move(on_close)) {
   evutil_make_socket_nonblocking(fd.get());
   bev_.reset(bufferevent_socket_new(base, fd.release(), BEV_OPT_CLOSE_ON_FREE));
+  ReadWithoutSizing(bev_.get());
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   // Send() writes at once (common/write_now.h), so a worker's RELEASE
   // reaches the master before the end of the response that lets the client

@@ -76,8 +76,8 @@ bool Upstream::Start(const std::string& request_head, bool chunked_body, std::st
       return false;
     }
     bev_.reset(bufferevent_socket_new(base_, fd.release(), BEV_OPT_CLOSE_ON_FREE));
-    UseLargeIo(bev_.get());
     if (connecting_) bufferevent_socket_connect(bev_.get(), nullptr, 0);
+    UseLargeIo(bev_.get());  // after the connect, which resets the read event
   }
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   if (connecting_) {  // its write event stays: libevent writes once the connect completes
