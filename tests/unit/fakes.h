@@ -1,5 +1,6 @@
-// Fakes for the master's pure logic: a clock the test moves by hand and a
-// launcher that records what the pool asked for instead of starting R.
+// Fakes for the master's pure logic: a clock the test moves by hand, a
+// launcher that records what the pool asked for instead of starting R, and a
+// lease sink that records what the broker sent the workers.
 #pragma once
 
 #include <csignal>
@@ -10,6 +11,7 @@
 
 #include "common/clock.h"
 #include "master/launcher.h"
+#include "master/lease_broker.h"
 
 namespace valved::testing {
 
@@ -52,6 +54,18 @@ class FakeLauncher final : public master::Launcher {
   bool fail_next_launch = false;
   bool can_launch = true;  ///< false: a template is still loading
   pid_t next_pid = 1000;
+};
+
+/// Records the GRANTs and DENYs a LeaseBroker sends, by worker id.
+struct RecordingSink final : master::LeaseSink {
+  void SendGrant(uint64_t worker_id, const ipc::Grant& grant) override {
+    grants.push_back({worker_id, grant});
+  }
+  void SendDeny(uint64_t worker_id, const ipc::Deny& deny) override {
+    denies.push_back({worker_id, deny});
+  }
+  std::vector<std::pair<uint64_t, ipc::Grant>> grants;
+  std::vector<std::pair<uint64_t, ipc::Deny>> denies;
 };
 
 /// A wait status as waitpid() reports it.

@@ -9,18 +9,8 @@ namespace {
 
 using testing::FakeClock;
 using testing::FakeLauncher;
+using testing::RecordingSink;
 using namespace std::chrono_literals;
-
-struct RecordingSink final : LeaseSink {
-  void SendGrant(uint64_t worker_id, const ipc::Grant& grant) override {
-    grants.push_back({worker_id, grant});
-  }
-  void SendDeny(uint64_t worker_id, const ipc::Deny& deny) override {
-    denies.push_back({worker_id, deny});
-  }
-  std::vector<std::pair<uint64_t, ipc::Grant>> grants;
-  std::vector<std::pair<uint64_t, ipc::Deny>> denies;
-};
 
 class LeaseBrokerTest : public ::testing::Test {
  protected:

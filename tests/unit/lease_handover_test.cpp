@@ -13,15 +13,8 @@ namespace {
 
 using testing::FakeClock;
 using testing::FakeLauncher;
+using testing::RecordingSink;
 using namespace std::chrono_literals;
-
-struct NullSink final : LeaseSink {
-  void SendGrant(uint64_t worker_id, const ipc::Grant& grant) override {
-    grants.push_back({worker_id, grant});
-  }
-  void SendDeny(uint64_t, const ipc::Deny&) override {}
-  std::vector<std::pair<uint64_t, ipc::Grant>> grants;
-};
 
 TEST(LeaseTable, AClaimNeedsAnOpenChildWithRequestsLeft) {
   LeaseTable table = LeaseTable::Create();
@@ -144,7 +137,7 @@ class LeaseHandoverTest : public ::testing::Test {
   FakeLauncher launcher_;
   LeaseTable table_ = LeaseTable::Create();
   ChildPool pool_{config_, launcher_, clock_, "/run/v"};
-  NullSink sink_;
+  RecordingSink sink_;
   LeaseBroker broker_{config_, pool_, clock_, sink_, &table_};
 };
 
