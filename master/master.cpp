@@ -581,7 +581,21 @@ void Master::AdvanceStop() {
     launcher_->StopTemplates(true);
   }
   if (supervisor_->alive() == 0 && pool_->empty() && launcher_->TemplatesAlive() == 0)
+    EndWhenNoChildLeft();
+}
+
+// What is left are orphans re-parented to the master (see reaper.h): a
+// template's spares, which their intermediates kill as the template stops
+// but which may not have been reaped yet, or what an R child left running.
+// Nothing serves with them; none may outlive valved. Each one's exit wakes
+// the loop (SIGCHLD), which comes back here until none is left.
+void Master::EndWhenNoChildLeft() {
+  if (!HasChildren()) {
     event_base_loopexit(base_.get(), nullptr);
+    return;
+  }
+  if (size_t killed = KillChildren(); killed > 0)
+    Log(LogLevel::kDebug) << "stopping: killed " << killed << " leftover process(es)";
 }
 
 void Master::Guard(const char* what, const std::function<void()>& body) {

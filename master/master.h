@@ -111,6 +111,9 @@ class Master final : public LeaseSink {
   void Reap();
   void BeginStop(bool graceful, int exit_code);
   void AdvanceStop();
+  /// Once the workers, children and templates are gone: exits the loop, or
+  /// first kills and waits for the orphans re-parented to the master.
+  void EndWhenNoChildLeft();
   void Guard(const char* what, const std::function<void()>& body);
 
   Config config_;

@@ -129,5 +129,22 @@ TEST_F(SupervisionTest, ChildrenAndWorkersLeaveWhenTheMasterIsKilled) {
   EXPECT_TRUE(SocketFiles(dir()).empty()) << "R children remove their sockets as they go";
 }
 
+// The master is a child subreaper: what an R child leaves running becomes the
+// master's once its parent is gone, and the master does not exit before it is
+// gone too (so do a template's spares, which are killed as it stops).
+TEST_F(SupervisionTest, AProcessAnRChildLeftRunningDoesNotOutliveValved) {
+  Valved* valved = StartServing({"-f", Fixture("hello.R"), "-n", "1", "-w", "1"}, 180s);
+  ASSERT_NE(valved, nullptr);
+  HttpResponse response = HttpGet(valved->port(), "/leave");
+  ASSERT_EQ(response.status, 200) << response.Describe();
+  auto left = static_cast<pid_t>(JsonNumber(response.body, "pid").value_or(0));
+  ASSERT_GT(left, 0) << response.body;
+  ASSERT_TRUE(IsAlive(left));
+  std::optional<int> status = Stop(*valved);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << DescribeStatus(*status);
+  EXPECT_FALSE(IsAlive(left)) << "the process the R child left outlived valved";
+}
+
 }  // namespace
 }  // namespace valved::itest
