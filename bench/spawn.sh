@@ -9,6 +9,20 @@
 # /proc/PID/smaps_rollup, at start and after every child served 1,000
 # requests. Loopback and Unix sockets only; every wait is bounded.
 #
+# Issue 9's two memory ratios, at start and after 100 and REQUESTS requests:
+#   one child alone: the RSS of a child that shares nothing with another
+#     child of the API: the only child of a valved started with
+#     spawn_method fresh and -n 1, measured after as many requests as the
+#     pool's children (what one child costs without forking);
+#   (a) each child's PSS in the pool of N, as a share of one child alone
+#     (mean and largest; forked children are all alike, so every child of
+#     the pool counts as an "extra" one); target <= 20 %;
+#   (b) the whole pool's memory, the PSS of its N children plus the
+#     template, its intermediate processes and spares, divided by one
+#     child alone; target <= 2.
+# PSS divides each shared page among the processes that map it, so the
+# pool's sum counts the template's shared pages (the model) once.
+#
 #   bench/spawn.sh                       # N=8 children, both methods
 #   N=4 METHODS=fork REQUESTS=200 bench/spawn.sh
 set -euo pipefail
@@ -26,9 +40,9 @@ work=$(mktemp -d)
 pid=
 trap 'stop_valved; rm -rf "$work"' EXIT
 
-start_valved() {
-  log="$work/valved.$1.log"
-  setsid "$VALVED" -f "$API" -n "$N" --n-min "$N" -w 1 -p "$PORT" --runtime-dir "$work" \
+start_valved() {  # $1 spawn method, $2 number of children
+  log="$work/valved.$1.$2.log"
+  setsid "$VALVED" -f "$API" -n "$2" --n-min "$2" -w 1 -p "$PORT" --runtime-dir "$work" \
     --spawn-method "$1" --max-age 1h "${root_flags[@]}" >"$log" 2>&1 &
   pid=$!
 }
@@ -88,28 +102,53 @@ replacements() {
   grep -o 'ready in [0-9.]*s' "$log" | tail -"$REPLACE" | tr -dc '0-9.\n' | sort -n
 }
 
-memory_row() {  # $1 label; children on stdin
-  local pss=0 rss=0 uss_sum=0 first_pss= line
+# RSS (KiB) of one child alone (see the header) at start, after 100 and
+# after $REQUESTS requests, into alone_rss[0], [1], [2].
+alone_rss=()
+measure_alone() {
+  local cpid sock i
+  start_valved fresh 1
+  wait_ready 1 180
+  read -r cpid sock < <(children)
+  alone_rss[0]=$(kb "$cpid" Rss)
+  for i in $(seq 1 100); do get "$sock" "$i"; done
+  alone_rss[1]=$(kb "$cpid" Rss)
+  for i in $(seq 101 "$REQUESTS"); do get "$sock" "$i"; done
+  alone_rss[2]=$(kb "$cpid" Rss)
+  stop_valved
+}
+
+# A memory row and a ratio row: $1 label, $2 index into alone_rss; children
+# on stdin.
+memory_row() {
+  local pss=0 rss=0 uss_sum=0 max_pss=0 p r u tpid tpss t alone
   while read -r cpid _; do
     p=$(kb "$cpid" Pss); r=$(kb "$cpid" Rss); u=$(uss "$cpid")
-    [ -z "$first_pss" ] && first_pss=$p
+    [ "$p" -gt "$max_pss" ] && max_pss=$p
     pss=$((pss + p)); rss=$((rss + r)); uss_sum=$((uss_sum + u))
   done
   tpid=$(grep -o 'template#[0-9]* pid=[0-9]*: Starting -> Ready' "$log" | tail -1 | sed 's/.*pid=\([0-9]*\).*/\1/')
   tpss=0
   for t in $(template_family "$tpid"); do tpss=$((tpss + $(kb "$t" Pss))); done
   printf '| %s | %s | %d | %d | %d | %d |\n' "$method" "$1" $((pss / N / 1024)) $((uss_sum / N / 1024)) \
-    $(((pss + tpss) / 1024)) $((rss / 1024))
+    $(((pss + tpss) / 1024)) $((rss / 1024)) >>"$work/mem_rows"
+  alone=${alone_rss[$2]}
+  printf '| %s | %s | %d | %.1f %% | %.1f %% | %.2f |\n' "$method" "$1" $((alone / 1024)) \
+    "$(echo "scale=3; 100 * $pss / $N / $alone" | bc)" "$(echo "scale=3; 100 * $max_pss / $alone" | bc)" \
+    "$(echo "scale=3; ($pss + $tpss) / $alone" | bc)" >>"$work/ratio_rows"
 }
 
 mem_table=$'| method | when | PSS per child (MiB) | private per child (MiB) | PSS of the pool + template and its spares (MiB) | sum of RSS (MiB) |\n|---|---|---|---|---|---|\n'
+ratio_table=$'| method | when | one child alone: RSS (MiB) | (a) child PSS / alone, mean | (a) largest | (b) pool PSS / alone |\n|---|---|---|---|---|---|\n'
 spawn_table=$'| method | children | spawn-to-ready median, N at once (s) | min | max | one at a time (s, median of REPLACE) | min | max | 1st request CPU (ms, median) | 2nd | 100th | page faults: 1st | 2nd | 100th |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+: >"$work/mem_rows"; : >"$work/ratio_rows"
+measure_alone
 for method in $METHODS; do
-  start_valved "$method"
+  start_valved "$method" "$N"
   wait_ready "$N" 180
   readies=$(grep -o 'ready in [0-9.]*s' "$log" | tr -dc '0-9.\n' | sort -n)
   children >"$work/children"
-  mem_table+=$(memory_row "at start" <"$work/children")$'\n'
+  memory_row "at start" 0 <"$work/children"
   : >"$work/costs.1"; : >"$work/costs.2"; : >"$work/costs.100"
   while read -r cpid sock; do
     request_cost "$cpid" "$sock" >>"$work/costs.1"
@@ -119,13 +158,16 @@ for method in $METHODS; do
   done <"$work/children"
   col() { cut -d' ' -f"$1" "$work/costs.$2" | median; }
   costs="$(col 1 1) | $(col 1 2) | $(col 1 100) | $(col 2 1) | $(col 2 2) | $(col 2 100)"
-  mem_table+=$(memory_row "after 100 requests each" <"$work/children")$'\n'
+  memory_row "after 100 requests each" 1 <"$work/children"
   while read -r cpid sock; do
     for i in $(seq 101 "$REQUESTS"); do get "$sock" "$i"; done
   done <"$work/children"
-  mem_table+=$(memory_row "after $REQUESTS requests each" <"$work/children")$'\n'
+  memory_row "after $REQUESTS requests each" 2 <"$work/children"
   singles=$(replacements)
   spawn_table+="| $method | $N | $(echo "$readies" | median) | $(echo "$readies" | head -1) | $(echo "$readies" | tail -1) | $(echo "$singles" | median) | $(echo "$singles" | head -1) | $(echo "$singles" | tail -1) | $costs |"$'\n'
   stop_valved
 done
-printf '%s\n%s' "$spawn_table" "$mem_table"
+printf '%s\n%s%s\n%s%s' "$spawn_table" "$mem_table" "$(cat "$work/mem_rows")" "$ratio_table" \
+  "$(cat "$work/ratio_rows")"
+echo
+uptime

@@ -71,10 +71,58 @@ warm_up_template <- function(pr, jit) {
   # ~4 ms of a child's startPipeServer(); its whole namespace is small.
   invisible(httpuv:::AppWrapper$new(app))
   invisible(eapply(asNamespace("httpuv"), function(x) NULL, all.names = TRUE))
-  # Everything loaded so far moves to R's oldest generation, so the
-  # children's minor collections leave those pages shared.
-  invisible(gc(full = TRUE))
+  # This file's and launcher.R's functions are compiled before the heap is
+  # settled, so that their byte code is old and shared too (template_main()'s
+  # call then finds them compiled).
+  compile_functions(globalenv())
+  settle_heap()
   app
+}
+
+# Filler the template holds and its children drop (see settle_heap()).
+heap_filler <- new.env(parent = emptyenv())
+
+# The share of R's node trigger a forked child finds free. R collects when
+# the nodes in use (cons cells, and one header per vector) reach the
+# trigger, and a collection that leaves less than 20 % of it free makes the
+# next one a deeper one (R's R_MinFreeFrac), so it must stay above 0.2.
+kFreeNodeShare <- 0.25
+
+# Prepares the heap the children inherit. Everything the template holds goes
+# to R's oldest generation, which the children's minor (level 0) and
+# intermediate (level 1) collections neither mark nor move: only a full
+# collection writes to those objects. And the nodes a child may allocate
+# before its first collection are capped at kFreeNodeShare of the trigger:
+# a child writes each node it allocates, and between two collections it
+# allocates up to the trigger, so that headroom becomes its own memory.
+# After loading the API, the template's trigger is about twice its nodes in
+# use (R grows it while the API loads, and shrinks it only when less than
+# 30 % of it is in use): a child of bench/model_api.R made ~36 MB its own
+# before its first collection. The cap is a filler: cons cells the template
+# allocates and holds, shared by every child and never written to by one
+# until its first full collection. A child drops its reference at once
+# (become_child()): the filler, in the oldest generation, stays counted as
+# in use until that full collection, which frees it, so that the child then
+# has the template's headroom again, in the filler's pages (which that
+# collection made its own anyway) rather than in pages of its own. R's full
+# collections raise the trigger when more than 70 % of it is in use, so
+# the trigger is held at its value (mem.maxNSize()) while the filler ages.
+settle_heap <- function(share = kFreeNodeShare) {
+  # A minor collection: the template's old objects were last collected while
+  # the API loaded, and what died since (counted here as in use) is little.
+  cells <- gc(full = FALSE)["Ncells", ]
+  trigger <- cells[[3L]]
+  extra <- floor((1 - share) * trigger - cells[[1L]])
+  if (extra > 0) {
+    limit <- mem.maxNSize()
+    mem.maxNSize(trigger)
+    on.exit(mem.maxNSize(limit))
+    heap_filler$cells <- vector("pairlist", extra)
+    # The filler to the younger old generation; the full collection below
+    # takes it, and everything else, to the oldest.
+    invisible(gc(full = FALSE))
+  }
+  invisible(gc(full = TRUE))
 }
 
 # A router of our own with one endpoint per method, which no API sees.
@@ -104,7 +152,8 @@ run_decoy <- function(app, rounds) {
 compile_functions <- function(env) {
   for (name in ls(env, all.names = TRUE)) {
     f <- get(name, envir = env)
-    if (is.function(f) && !is.primitive(f)) assign(name, compiler::cmpfun(f), envir = env)
+    if (is.function(f) && !is.primitive(f) && !is_compiled(f))
+      assign(name, compiler::cmpfun(f), envir = env)
   }
 }
 
@@ -227,6 +276,9 @@ become_child <- function(state, cmd) {
   child_fds$stdout <- reopen_fd(1L, cmd$stdout_fifo, "w")
   child_fds$stderr <- reopen_fd(2L, cmd$stderr_fifo, "w")
   compiler::enableJIT(state$jit)
+  # The filler stays counted as in use until the child's first full
+  # collection, which then frees it (see settle_heap()).
+  heap_filler$cells <- NULL
   set.seed(NULL)
   Sys.setenv(VALVED_CHILD_ID = cmd$id)
   # The master is the parent once the intermediate process has exited.
