@@ -167,7 +167,7 @@ for method in $METHODS; do
   spawn_table+="| $method | $N | $(echo "$readies" | median) | $(echo "$readies" | head -1) | $(echo "$readies" | tail -1) | $(echo "$singles" | median) | $(echo "$singles" | head -1) | $(echo "$singles" | tail -1) | $costs |"$'\n'
   stop_valved
 done
-printf '%s\n%s%s\n%s%s' "$spawn_table" "$mem_table" "$(cat "$work/mem_rows")" "$ratio_table" \
+printf '%s\n%s%s\n\n%s%s' "$spawn_table" "$mem_table" "$(cat "$work/mem_rows")" "$ratio_table" \
   "$(cat "$work/ratio_rows")"
 echo
 uptime
