@@ -98,6 +98,16 @@ bool UnixSocketAccepts(const std::string& path) {
   return err == 0 || err == EAGAIN || err == EINPROGRESS;
 }
 
+pid_t UnixSocketOwner(const std::string& path) {
+  UniqueFd fd;
+  int err = ConnectUnix(path, &fd);
+  if (err != 0 && err != EINPROGRESS) return -1;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 || cred.pid <= 0) return -1;
+  return cred.pid;
+}
+
 std::string HostPort(const std::string& host, int port) {
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);

@@ -2,6 +2,8 @@
 // probe that tells whether a child's Unix socket still accepts.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/unique_fd.h"
@@ -36,6 +38,10 @@ int ConnectUnix(const std::string& path, UniqueFd* fd);
 /// Whether a connect() to the Unix socket at `path` is accepted (or queued)
 /// right now. Never blocks.
 bool UnixSocketAccepts(const std::string& path);
+
+/// The pid of the process listening on the Unix socket at `path` (the
+/// peer's SO_PEERCRED of a connection to it), or -1. Never blocks.
+pid_t UnixSocketOwner(const std::string& path);
 
 /// "127.0.0.1:3000", or "[::1]:3000" for IPv6 hosts.
 std::string HostPort(const std::string& host, int port);

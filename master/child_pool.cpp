@@ -74,6 +74,10 @@ void ChildPool::OnReady(uint64_t id) {
   RChild* found = FindMutable(id);
   if (!found || found->state != ChildState::kSpawning) return;
   RChild& child = *found;
+  if (child.pid == Launcher::kPidLater) {
+    child.ready_before_pid = true;  // OnLaunched() finishes this
+    return;
+  }
   ever_ready_ = true;
   if (child.generation == generation_ && reload_status_ == ReloadStatus::kProving)
     reload_status_ = ReloadStatus::kVerified;
@@ -121,11 +125,50 @@ bool ChildPool::OnExit(pid_t pid, int wait_status) {
   return true;
 }
 
-void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
+// A forked child's pid arrives after the template forked it, while the
+// master went on (a burst of spawns is forked in parallel). Until then the
+// child cannot be signalled: one stopped meanwhile is killed now.
+void ChildPool::OnLaunched(uint64_t id, pid_t pid, const std::string& why) {
+  RChild* child = FindMutable(id);
+  if (child && child->pid == pid) return;
+  if (!child || child->pid != Launcher::kPidLater) {
+    if (pid > 0) launcher_.Signal(pid, SIGKILL);  // not ours (any more): never leave it running
+    return;
+  }
+  if (pid <= 0) {
+    // Not a boot failure of the API: the template is restarted or written
+    // off, and the next spawn starts fresh meanwhile, without a backoff.
+    Log(LogLevel::kWarn) << "child#" << id << ": not forked (" << why << ")";
+    ForgetSuccessor(*child);
+    Transition(*child, ChildState::kDead, "not forked");
+    launcher_.Forget(id);
+    children_.erase(id);
+    return;
+  }
+  child->pid = pid;
+  LogSpawned(*child);
+  if (child->state == ChildState::kStopping) Signal(*child, SIGKILL);
+  if (child->ready_before_pid) OnReady(id);
+}
+
+void ChildPool::LogSpawned(const RChild& child) {
+  Log(LogLevel::kNotice) << Name(child) << ": spawned"
+                         << (child.predecessor
+                                 ? " to replace child#" + std::to_string(child.predecessor)
+                                 : "");
+}
+
+// The child that was to replace its predecessor will not: the predecessor is
+// due again, and a later Reconcile() starts another successor.
+void ChildPool::ForgetSuccessor(const RChild& child) {
   if (RChild* old = FindMutable(child.predecessor); old && old->successor == child.id) {
-    old->replacement = Replacement::kDue;  // a later Reconcile() tries again, after the backoff
+    old->replacement = Replacement::kDue;
     old->successor = 0;
   }
+}
+
+void ChildPool::HandleBootFailure(RChild& child, int wait_status) {
+  ForgetSuccessor(child);  // a later Reconcile() tries again, after the backoff
   if (retiring_) return;
   ++counters_.boot_failures;
   std::string tail = launcher_.OutputTail(child.id);
@@ -366,8 +409,7 @@ RChild* ChildPool::Spawn(uint64_t predecessor) {
     return nullptr;
   }
   ++counters_.spawns;
-  Log(LogLevel::kNotice) << Name(*child) << ": spawned"
-                         << (predecessor ? " to replace child#" + std::to_string(predecessor) : "");
+  if (child->pid != Launcher::kPidLater) LogSpawned(*child);
   if (table_)
     table_->AddChild(child->id, child->max_requests > 0 ? static_cast<uint32_t>(child->max_requests)
                                                         : LeaseTable::kUnlimited);

@@ -70,6 +70,9 @@ class ChildPool {
   void OnReady(uint64_t id);
   /// The reaper collected `pid`. Returns false when the pid is not a child.
   bool OnExit(pid_t pid, int wait_status);
+  /// A launch that returned Launcher::kPidLater ended: `pid` is the child's,
+  /// or <= 0 when no child was made (`why`).
+  void OnLaunched(uint64_t id, pid_t pid, const std::string& why);
 
   // --- leases
   /// The child to lease next, or nullptr: one with fewer than
@@ -165,6 +168,8 @@ class ChildPool {
   /// Sends `signo`, noting the time for the kill_timeout deadline.
   void Signal(RChild& child, int signo);
   void HandleBootFailure(RChild& child, int wait_status);
+  void ForgetSuccessor(const RChild& child);
+  void LogSpawned(const RChild& child);
   void BackOff();
   RChild* FindByPid(pid_t pid);
   std::string Name(const RChild& child) const;

@@ -12,13 +12,20 @@ namespace valved::master {
 class Launcher {
  public:
   virtual ~Launcher() = default;
-  /// Starts the R child `id` serving on `socket_path`; returns its pid.
-  /// Throws std::runtime_error (with the reason) when no process could start.
+  /// Launch() returns this when the pid comes later, from a template that
+  /// forks the child while the master goes on: the pool learns it (or that
+  /// no child was made) through ChildPool::OnLaunched().
+  static constexpr pid_t kPidLater = 0;
+
+  /// Starts the R child `id` serving on `socket_path`; returns its pid, or
+  /// kPidLater. Throws std::runtime_error (with the reason) when no process
+  /// could start.
   virtual pid_t Launch(uint64_t id, const std::string& socket_path) = 0;
   /// False while a launch should wait (a template still loading the API:
   /// children started now would compete with it for the CPU).
   virtual bool CanLaunch() const { return true; }
-  /// Sends `signo` to a child's process; a child that is already gone is not an error.
+  /// Sends `signo` to a child's process; a child that is already gone is not
+  /// an error, and neither is a pid not known yet (<= 0: nothing is sent).
   virtual void Signal(pid_t pid, int signo) = 0;
   /// The last lines the child printed, read to the end of what is buffered
   /// (call after its exit so an error message is complete). "" if none.

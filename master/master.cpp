@@ -110,7 +110,16 @@ void Master::Setup() {
   launcher_ = std::make_unique<RLauncher>(
       base_.get(), clock_, LaunchSpecFor(config_, api_),
       [this](uint64_t id) { Guard("child ready", [&] { OnChildReady(id); }); },
-      [this] { Guard("template ready", [&] { pool_->Start(); }); });
+      [this] { Guard("template ready", [&] { pool_->Start(); }); },
+      // Not Guard(): answers are read inside other events (Reap(), a ready
+      // child), which run AfterEvent() themselves.
+      [this](uint64_t id, pid_t pid, const std::string& why) {
+        try {
+          pool_->OnLaunched(id, pid, why);
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError) << "child forked: " << e.what();
+        }
+      });
   pool_ = std::make_unique<ChildPool>(config_, *launcher_, clock_, runtime_dir_);
   try {
     lease_table_ = std::make_unique<LeaseTable>(LeaseTable::Create());
@@ -466,6 +475,7 @@ void Master::OnUsr1() {
 void Master::OnChild() { Reap(); }
 
 void Master::Reap() {
+  launcher_->PollTemplates();  // a forked child's pid before its exit
   ReapAll([this](pid_t pid, int status) {
     if (pool_->OnExit(pid, status) || supervisor_->OnExit(pid, status) ||
         launcher_->OnExit(pid, status))

@@ -42,6 +42,9 @@ struct RChild {
   /// The requests it serves now, oldest first: not empty exactly while Busy
   /// or Draining; at most max_concurrency_per_child.
   std::vector<LeaseRef> leases;
+  /// A forked child printed its ready line before its pid came: it becomes
+  /// Ready when the pid does (a child the master cannot signal serves nothing).
+  bool ready_before_pid = false;
   uint64_t requests = 0;  ///< leases granted
   TimePoint leased_at{};  ///< when it last went from no lease to one (busy since)
   Duration busy_total{};  ///< time spent holding at least one lease, before leased_at

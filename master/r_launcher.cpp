@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "common/net.h"
 
 namespace valved::master {
 namespace {
@@ -21,22 +22,26 @@ std::string ChildName(uint64_t id) { return "child#" + std::to_string(id); }
 
 RLauncher::RLauncher(event_base* base, const Clock& clock, RLaunchSpec spec,
                      std::function<void(uint64_t)> on_ready,
-                     std::function<void()> on_template_ready)
+                     std::function<void()> on_template_ready,
+                     TemplateSupervisor::ForkedFn on_launched)
     : base_(base),
       clock_(clock),
       spec_(std::move(spec)),
       on_ready_(std::move(on_ready)),
-      on_template_ready_(std::move(on_template_ready)) {
+      on_template_ready_(std::move(on_template_ready)),
+      on_launched_(std::move(on_launched)) {
   if (spec_.fork) StartTemplate();
 }
 
 RLauncher::~RLauncher() = default;
 
 void RLauncher::StartTemplate() {
-  templates_.push_back(
-      std::make_unique<TemplateSupervisor>(base_, clock_, spec_, ++template_generation_, [this] {
+  templates_.push_back(std::make_unique<TemplateSupervisor>(
+      base_, clock_, spec_, ++template_generation_,
+      [this] {
         if (on_template_ready_) on_template_ready_();
-      }));
+      },
+      [this](uint64_t id, pid_t pid, const std::string& why) { OnForked(id, pid, why); }));
   templates_.back()->Start();
 }
 
@@ -109,6 +114,23 @@ pid_t RLauncher::LaunchFresh(uint64_t id, const std::string& socket_path,
   return process.pid;
 }
 
+// No answer, yet the child may be serving: a template that died just after
+// its intermediate handed a spare the command. The socket names its owner.
+void RLauncher::OnForked(uint64_t id, pid_t pid, const std::string& why) {
+  if (auto it = sockets_.find(id); pid <= 0 && it != sockets_.end()) {
+    if (pid_t owner = UnixSocketOwner(it->second); owner > 0) {
+      Log(LogLevel::kWarn) << ChildName(id) << ": " << why << ", but pid " << owner
+                           << " serves its socket: that is the child";
+      pid = owner;
+    }
+  }
+  if (on_launched_) on_launched_(id, pid, why);
+}
+
+void RLauncher::PollTemplates() {
+  for (auto& t : templates_) t->Poll();
+}
+
 // A forked child's stdout and stderr are two FIFOs next to its socket, read
 // like a fresh child's pipes (stderr at warn, stdout at info). The master
 // holds a write end of each until the child is ready, so that reading never
@@ -122,10 +144,12 @@ pid_t RLauncher::LaunchForked(uint64_t id, const std::string& socket_path,
       std::make_unique<ChildOutput>(base_, ChildName(id), std::move(out.read_end),
                                     std::move(err.read_end), "valved-ready " + token, [this, id] {
                                       fifo_holds_.erase(id);
+                                      PollTemplates();  // its pid, if it is answered already
                                       on_ready_(id);
                                     });
   fifo_holds_[id] = {std::move(out.hold), std::move(err.hold)};
-  return Current()->Fork(id, socket_path, token, out.path, err.path);
+  Current()->Fork(id, socket_path, token, out.path, err.path);
+  return kPidLater;
 }
 
 // Made for `user` when R runs as another user; removed by Forget().

@@ -26,8 +26,11 @@ class RLauncher final : public Launcher {
  public:
   /// `on_ready(id)`: child `id` printed its ready line. `on_template_ready`:
   /// a template can fork now (children held back for it may start).
+  /// `on_launched(id, pid, why)`: the end of a Launch() that returned
+  /// kPidLater (pid -1: no child was made, because of `why`).
   RLauncher(event_base* base, const Clock& clock, RLaunchSpec spec,
-            std::function<void(uint64_t)> on_ready, std::function<void()> on_template_ready);
+            std::function<void(uint64_t)> on_ready, std::function<void()> on_template_ready,
+            TemplateSupervisor::ForkedFn on_launched);
   ~RLauncher() override;
 
   /// Children started from now on run `spec` (reload); running ones are
@@ -49,6 +52,9 @@ class RLauncher final : public Launcher {
 
   /// The reaper collected `pid`; false when it is not a template.
   bool OnExit(pid_t pid, int wait_status);
+  /// Handles the templates' answers written so far. Call before reaping: a
+  /// forked child's pid is then known before its exit can be collected.
+  void PollTemplates();
   /// Template restarts and deadlines.
   void Tick(Duration spawn_timeout, Duration kill_timeout);
   /// Shutdown: every template stops (fast: SIGKILL).
@@ -66,6 +72,7 @@ class RLauncher final : public Launcher {
   };
   OutputFifo MakeOutputFifo(uint64_t id, const std::string& path);
   void StartTemplate();
+  void OnForked(uint64_t id, pid_t pid, const std::string& why);
   TemplateSupervisor* Current() const;
 
   event_base* base_;
@@ -73,6 +80,7 @@ class RLauncher final : public Launcher {
   RLaunchSpec spec_;
   std::function<void(uint64_t)> on_ready_;
   std::function<void()> on_template_ready_;
+  TemplateSupervisor::ForkedFn on_launched_;
   std::map<uint64_t, std::unique_ptr<ChildOutput>> outputs_;
   std::map<uint64_t, std::string> sockets_;     // removed when the child is forgotten
   std::multimap<uint64_t, std::string> fifos_;  // forked children's output FIFOs, likewise

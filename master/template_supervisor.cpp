@@ -11,12 +11,12 @@
 #include "master/template_supervisor.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "common/exit_status.h"
@@ -30,9 +30,9 @@ constexpr int kApiLoadFailed = 3;
 /// Failed starts in a row before the generation gives up on its template.
 constexpr int kMaxFailures = 3;
 constexpr Duration kFirstBackoff = std::chrono::seconds(1);
-/// How long Fork() waits for the template's answer: a fork takes
-/// milliseconds; a template that needs longer is wedged.
-constexpr int kForkReplyMs = 3000;
+/// How long a fork request may wait for the template's answer: a fork
+/// takes milliseconds; a template that needs longer is wedged.
+constexpr Duration kForkReplyTime = std::chrono::seconds(3);
 constexpr size_t kMaxLine = 4096;
 
 bool StartsWith(const std::string& s, std::string_view prefix) {
@@ -58,12 +58,14 @@ const char* ToString(TemplateSupervisor::State state) {
 }
 
 TemplateSupervisor::TemplateSupervisor(event_base* base, const Clock& clock, RLaunchSpec spec,
-                                       uint64_t generation, std::function<void()> on_ready)
+                                       uint64_t generation, std::function<void()> on_ready,
+                                       ForkedFn on_forked)
     : base_(base),
       clock_(clock),
       spec_(std::move(spec)),
       generation_(generation),
-      on_ready_(std::move(on_ready)) {}
+      on_ready_(std::move(on_ready)),
+      on_forked_(std::move(on_forked)) {}
 
 // RAII: a template outlives its supervisor only until it is killed here; the
 // master's reaper collects it (an unknown pid by then).
@@ -116,30 +118,25 @@ void TemplateSupervisor::ReadReplies() {
       return;
     }
     partial_.append(buf, static_cast<size_t>(n));
-    TakeLines(0);
+    TakeLines();
   }
 }
 
-pid_t TemplateSupervisor::TakeLines(uint64_t want_id) {
+void TemplateSupervisor::TakeLines() {
   size_t nl;
   while ((nl = partial_.find('\n')) != std::string::npos) {
     std::string line = partial_.substr(0, nl);
     partial_.erase(0, nl + 1);
-    if (pid_t pid = HandleLine(line, want_id); pid > 0) return pid;
+    HandleLine(line);
   }
-  if (partial_.size() > kMaxLine) HandleLine(std::exchange(partial_, {}), 0);
-  return 0;
+  if (partial_.size() > kMaxLine) HandleLine(std::exchange(partial_, {}));
 }
 
-pid_t TemplateSupervisor::HandleLine(const std::string& line, uint64_t want_id) {
-  std::string forked = "valved-forked " + std::to_string(want_id) + " ";
-  std::string failed = "valved-fork-failed " + std::to_string(want_id) + " ";
-  if (want_id && StartsWith(line, forked)) {
-    return static_cast<pid_t>(std::stol(line.substr(forked.size())));
-  }
-  if (want_id && StartsWith(line, failed)) {
-    throw std::runtime_error("the template could not fork: " + line.substr(failed.size()));
-  }
+void TemplateSupervisor::HandleLine(const std::string& line) {
+  constexpr std::string_view kForked = "valved-forked ";
+  constexpr std::string_view kForkFailed = "valved-fork-failed ";
+  if (StartsWith(line, kForked)) return HandleForkReply(line.substr(kForked.size()), true);
+  if (StartsWith(line, kForkFailed)) return HandleForkReply(line.substr(kForkFailed.size()), false);
   if (state_ == State::kStarting && line == "valved-ready " + token_) {
     state_ = State::kReady;
     failures_ = 0;
@@ -147,22 +144,41 @@ pid_t TemplateSupervisor::HandleLine(const std::string& line, uint64_t want_id) 
     Log(LogLevel::kNotice) << Name() << ": Starting -> Ready (loaded and warmed up in "
                            << std::to_string(Seconds(took)).substr(0, 5) << "s)";
     if (on_ready_) on_ready_();
-    return 0;
+    return;
   }
   if (StartsWith(line, "valved-no-fork ")) {
     Log(LogLevel::kNotice) << Name() << ": the API asks not to be forked (" << line.substr(15)
                            << "); its children start fresh";
     Failed("", true);
-    return 0;
+    return;
   }
   if (!line.empty()) Log(LogLevel::kInfo) << "template#" << generation_ << ": R: " << line;
-  return 0;
 }
 
-// Blocking, but bounded: the reply is due within milliseconds of the fork.
-pid_t TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path,
-                               const std::string& token, const std::string& stdout_fifo,
-                               const std::string& stderr_fifo) {
+void TemplateSupervisor::HandleForkReply(const std::string& rest, bool forked) {
+  size_t space = rest.find(' ');
+  uint64_t id = std::strtoull(rest.c_str(), nullptr, 10);
+  std::string detail = space == std::string::npos ? "" : rest.substr(space + 1);
+  if (pending_.erase(id) == 0) {
+    Log(LogLevel::kWarn) << Name() << ": answer to no fork request: " << rest;
+    return;
+  }
+  long pid = forked ? std::strtol(detail.c_str(), nullptr, 10) : 0;
+  if (pid > 0) return on_forked_(id, static_cast<pid_t>(pid), "");
+  std::string why = "the template could not fork: " + (forked ? "bad pid " + detail : detail);
+  // No memory, no processes left? Restart it after the backoff, give up
+  // after kMaxFailures; children start fresh meanwhile.
+  Failed(why, false);
+  on_forked_(id, -1, why);
+}
+
+void TemplateSupervisor::FailPending(const std::string& why) {
+  auto pending = std::exchange(pending_, {});
+  for (const auto& [id, deadline] : pending) on_forked_(id, -1, why);
+}
+
+void TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path, const std::string& token,
+                              const std::string& stdout_fifo, const std::string& stderr_fifo) {
   if (state_ != State::kReady) throw std::runtime_error("the template is not ready");
   std::string command = "fork\t" + std::to_string(id);
   for (const std::string* field : {&socket_path, &token, &stdout_fifo, &stderr_fifo}) {
@@ -172,47 +188,43 @@ pid_t TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path,
   }
   command += "\n";
   ssize_t written = ::write(commands_.get(), command.data(), command.size());
+  if (written == -1 && errno == EAGAIN)  // thousands of commands behind: it is wedged
+    throw std::runtime_error("the template's command pipe is full");
   if (written != static_cast<ssize_t>(command.size())) {
     Failed("cannot write to its stdin: " + ErrnoString(errno), false);
     throw std::runtime_error("the template does not take commands");
   }
-  TimePoint deadline = clock_.Now() + std::chrono::milliseconds(kForkReplyMs);
-  for (;;) {
-    if (pid_t pid = TakeLines(id); pid > 0) return pid;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.Now());
-    if (left.count() <= 0 || !replies_) break;
-    pollfd pfd{replies_.get(), POLLIN, 0};
-    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (ready == -1 && errno != EINTR) break;
-    char buf[4096];
-    ssize_t n = ::read(replies_.get(), buf, sizeof buf);
-    if (n == 0) break;
-    if (n > 0) partial_.append(buf, static_cast<size_t>(n));
-  }
-  Failed("no answer to a fork request within " + std::to_string(kForkReplyMs) + " ms", false);
-  throw std::runtime_error("the template did not answer");
+  pending_[id] = clock_.Now() + kForkReplyTime;
 }
 
 bool TemplateSupervisor::OnExit(pid_t pid, int wait_status) {
   if (pid <= 0 || pid != pid_) return false;
+  ReadReplies();  // what its intermediates answered before it exited
   pid_ = -1;
   std::string how = DescribeWaitStatus(wait_status);
   std::string tail = stderr_ ? stderr_->Tail() : "";
   CloseChannels();
+  NoteExit(how, tail, wait_status);
+  // After the state left kReady: the pool may spawn again at once, fresh.
+  FailPending("the template exited");
+  return true;
+}
+
+void TemplateSupervisor::NoteExit(const std::string& how, const std::string& tail,
+                                  int wait_status) {
   if (state_ != State::kStarting && state_ != State::kReady) {  // stopped, or failed already
     Log(LogLevel::kInfo) << "template#" << generation_ << ": exited (" << how << ")";
     if (state_ == State::kStopping) state_ = State::kGone;
-    return true;
+    return;
   }
   if (state_ == State::kStarting && WIFEXITED(wait_status) &&
       WEXITSTATUS(wait_status) == kApiLoadFailed) {
     // Not an error of its own: the fresh child started next reports it.
     Log(LogLevel::kWarn) << "template#" << generation_ << ": cannot load the API";
     Failed("", true);
-    return true;
+    return;
   }
   Failed(how + (tail.empty() ? "" : "; last output:\n" + tail), false);
-  return true;
 }
 
 // A template that cannot load the API gives up at once: fresh children will
@@ -242,6 +254,13 @@ void TemplateSupervisor::Tick(Duration spawn_timeout, Duration kill_timeout) {
     Start();
   } else if (state_ == State::kStarting && now - since_ >= spawn_timeout) {
     Failed("not ready after spawn_timeout", false);
+  } else if (state_ == State::kReady && !pending_.empty() && now >= pending_.begin()->second) {
+    // Ids grow with time: the first pending request is the oldest.
+    Failed("no answer to a fork request within " +
+               std::to_string(
+                   std::chrono::duration_cast<std::chrono::seconds>(kForkReplyTime).count()) +
+               "s",
+           false);
   } else if (state_ == State::kStopping && pid_ > 0 && now - since_ >= kill_timeout) {
     Log(LogLevel::kWarn) << Name() << ": still running kill_timeout after stop; SIGKILL";
     ::kill(pid_, SIGKILL);

@@ -5,16 +5,20 @@
 //
 // Who is the parent: the template forks an intermediate process that forks
 // the child and exits, so the child is re-parented to the master, which is a
-// child subreaper (prctl PR_SET_CHILD_SUBREAPER). The template prints the
-// child's pid before the intermediate exits; Fork() returns it, and from then
-// on the master's one reaper routes the child's exit to the pool like a fresh
-// child's. The template itself is the master's child too.
+// child subreaper (prctl PR_SET_CHILD_SUBREAPER). The intermediate prints the
+// child's pid before it exits; the master never waits for it: Fork() only
+// writes the command, and the reply reaches `on_forked` from the event loop
+// (or from Poll(), which the master calls before it reaps, so that a pid is
+// known before its exit is collected). From then on the master's one reaper
+// routes the child's exit to the pool like a fresh child's. The template
+// itself is the master's child too.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -36,19 +40,24 @@ class TemplateSupervisor {
     kGone,      ///< stopped for good, or given up: children start fresh
   };
 
+  /// `on_forked(id, pid, why)`: the answer to Fork(id): the child's pid, or
+  /// -1 and why no child was made (the template failed, or said so).
+  using ForkedFn = std::function<void(uint64_t id, pid_t pid, const std::string& why)>;
+
   TemplateSupervisor(event_base* base, const Clock& clock, RLaunchSpec spec, uint64_t generation,
-                     std::function<void()> on_ready);
+                     std::function<void()> on_ready, ForkedFn on_forked);
   ~TemplateSupervisor();
   TemplateSupervisor(const TemplateSupervisor&) = delete;
   TemplateSupervisor& operator=(const TemplateSupervisor&) = delete;
 
   void Start();
   /// Asks the template for child `id`, whose stdout and stderr go to the two
-  /// FIFOs; returns the child's pid. Throws
-  /// std::runtime_error (the template is then written off or restarted) when
-  /// no child was made.
-  pid_t Fork(uint64_t id, const std::string& socket_path, const std::string& token,
-             const std::string& stdout_fifo, const std::string& stderr_fifo);
+  /// FIFOs; the answer comes through `on_forked`. Throws std::runtime_error
+  /// when the command cannot be sent (nothing will be answered).
+  void Fork(uint64_t id, const std::string& socket_path, const std::string& token,
+            const std::string& stdout_fifo, const std::string& stderr_fifo);
+  /// Reads and handles the replies already written, now.
+  void Poll() { ReadReplies(); }
   /// The reaper collected `pid`; false when it is not this template.
   bool OnExit(pid_t pid, int wait_status);
   /// Restarts after the backoff; enforces spawn_timeout and kill_timeout.
@@ -65,13 +74,16 @@ class TemplateSupervisor {
  private:
   static void OnReadable(evutil_socket_t fd, short what, void* arg);
   void ReadReplies();
-  /// Handles the complete lines read so far; returns the pid if one is the
-  /// reply for `want_id` (the lines after it stay for later).
-  pid_t TakeLines(uint64_t want_id);
-  /// Handles one stdout line; returns the pid if it is the reply for `want_id`.
-  pid_t HandleLine(const std::string& line, uint64_t want_id);
+  void TakeLines();
+  void HandleLine(const std::string& line);
+  /// A fork reply: "<id> <pid>" (forked) or "<id> <why>" (failed).
+  void HandleForkReply(const std::string& rest, bool forked);
+  /// Every fork not answered yet fails with `why`.
+  void FailPending(const std::string& why);
   /// The template failed (`why`): restart after a backoff, or give up.
   void Failed(const std::string& why, bool give_up);
+  /// Logs the exit and decides what follows (restart, give up, gone).
+  void NoteExit(const std::string& how, const std::string& tail, int wait_status);
   void CloseChannels();
   std::string Name() const;
 
@@ -80,6 +92,8 @@ class TemplateSupervisor {
   RLaunchSpec spec_;
   uint64_t generation_;
   std::function<void()> on_ready_;
+  ForkedFn on_forked_;
+  std::map<uint64_t, TimePoint> pending_;  // forks asked for, not answered: their deadlines
   State state_ = State::kGone;
   pid_t pid_ = -1;
   std::string token_;

@@ -34,7 +34,7 @@
 #
 # Fork safety, in the child: the template never started httpuv's server (no
 # listening socket, no background thread); the child starts its own. The
-# master's command pipe (stdin, and R's duplicate of it) is closed and fd 0
+# master's command pipe (stdin, and the template's two descriptions of it) is closed and fd 0
 # is /dev/null; stdout and stderr become the child's own two FIFOs, which the
 # master reads like a fresh child's pipes (stderr at warn, stdout at info);
 # the RNG is re-seeded (set.seed(NULL): time and pid); the JIT is switched
@@ -346,7 +346,7 @@ fork_child <- function(state, cmd) {
   if (!inherits(middle, "masterProcess")) return(invisible(NULL))  # the template
   # The intermediate process: any error must end it, never return to the loop.
   tryCatch({
-    close(state$commands)  # R's file("stdin") is a dup of fd 0: the master's command pipe
+    close_commands(state)
     fork_and_reply(state, cmd)
   }, error = function(e) reply("valved-fork-failed ", cmd$id, " ", conditionMessage(e)))
   parallel:::mcexit(0L)
@@ -373,7 +373,7 @@ start_spare <- function(state) {
 }
 
 run_intermediate <- function(state, me) {
-  close(state$commands)
+  close_commands(state)
   spare <- parallel:::mcfork()
   if (inherits(spare, "masterProcess")) run_spare(state, c(me$fd[[1L]], spare$fd[[1L]]))
   line <- read_stdin_line()
@@ -490,6 +490,35 @@ stop_spares <- function(spares) {
   invisible(NULL)
 }
 
+# The master's command pipe (fd 0), read through two descriptions of its
+# own: `wait` blocks for the next command, `more` tells without blocking
+# whether another one is there already (a burst). fifo() connections read
+# byte by byte, with no buffer of their own, so each sees every line the
+# other has not taken.
+open_commands <- function() {
+  list(wait = fifo("/proc/self/fd/0", open = "r", blocking = TRUE),
+       more = fifo("/proc/self/fd/0", open = "r", blocking = FALSE))
+}
+
+# In a process forked from the template: the master's pipe is not its own.
+close_commands <- function(state) {
+  for (con in state$commands) close(con)
+}
+
+# In the template: gives the command to the oldest live spare, else forks the
+# child itself. Returns the spares left and those used.
+dispatch <- function(state, spares, line, cmd) {
+  used <- list()
+  given <- FALSE
+  while (!given && length(spares) > 0L) {
+    used <- c(used, spares[1L])
+    spares <- spares[-1L]
+    given <- give_to_spare(used[[length(used)]], line)
+  }
+  if (!given) fork_child(state, cmd)
+  list(spares = spares, used = used)
+}
+
 parse_command <- function(line) {
   fields <- strsplit(line, "\t", fixed = TRUE)[[1L]]
   if (length(fields) != 6L || fields[[1L]] != "fork") return(NULL)
@@ -515,27 +544,28 @@ template_main <- function() {
                 jit = compiler::enableJIT(-1L))
   state$decoy <- warm_up_template(pr, state$jit)
   compile_functions(globalenv())
-  state$commands <- file("stdin", open = "r")
+  state$commands <- open_commands()
   reply("valved-ready ", token)
   spares <- top_up_spares(state, list())
   repeat {
-    line <- readLines(state$commands, n = 1L, warn = FALSE)
+    line <- readLines(state$commands$wait, n = 1L, warn = FALSE)
     if (length(line) == 0L) break  # EOF: the master closed our stdin
-    cmd <- parse_command(line)
-    if (is.null(cmd)) {
-      cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
-      next
-    }
-    # The oldest spare is the likeliest to be warmed up already.
+    # Every command already written (a burst of spawns) is served before the
+    # spares are topped up: forking a spare costs the template as much as
+    # forking a child, and the children are waited for.
     used <- list()
-    given <- FALSE
-    while (!given && length(spares) > 0L) {
-      used <- c(used, spares[1L])
-      spares <- spares[-1L]
-      given <- give_to_spare(used[[length(used)]], line)
+    while (length(line) == 1L) {
+      cmd <- parse_command(line)
+      if (is.null(cmd)) {
+        cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
+      } else {
+        done <- dispatch(state, spares, line, cmd)
+        spares <- done$spares
+        used <- c(used, done$used)
+      }
+      line <- readLines(state$commands$more, n = 1L, warn = FALSE)
     }
-    if (!given) fork_child(state, cmd)
-    # The next spare first: the used one's intermediate exits meanwhile.
+    # The next spares first: the used ones' intermediates exit meanwhile.
     spares <- top_up_spares(state, spares)
     for (spare in used) forget_spare(spare)
   }

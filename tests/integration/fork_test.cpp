@@ -2,7 +2,8 @@
 // forked child answers like a fresh one and is the master's child; children
 // are independent (state, random numbers, descriptors); the template can die
 // without touching serving children and comes back; a reload forks the new
-// code; an API that opts out is started fresh. Teardown (the harness) checks
+// code; an API that opts out is started fresh; a burst of spawns is forked
+// at once. Teardown (the harness) checks
 // that no process, zombie, runtime directory or socket file remains.
 #include <signal.h>
 
@@ -217,6 +218,28 @@ TEST_F(ForkTest, SparesServeTheNextSpawnAreReplacedAndLeaveWithTheirTemplate) {
       120s,
       [&] { return std::none_of(old_family.begin(), old_family.end(), IsAlive) && !IsAlive(tmpl); },
       "the old template's spares and intermediates exit with it"));
+}
+
+// The master writes one fork command per child and goes on; the template
+// serves all that are waiting (spares first, then forks of its own).
+TEST_F(ForkTest, ABurstOfSpawnsIsForkedAtOnceAndEveryChildServes) {
+  Valved* valved = StartServing({"-f", Fixture("fork.R"), "-n", "5", "--n-min", "1", "-w", "1",
+                                 "--max-spawning", "5", "--spawn-method", "fork"},
+                                180s);
+  ASSERT_NE(valved, nullptr);
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return Spares(valved->TemplatePids().at(0)).size() == 2; }, "two spares"));
+  std::vector<HttpResponse> burst = ConcurrentStates(valved->port(), 5, "1.5");
+  std::set<double> pids;
+  for (const HttpResponse& r : burst) {
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    pids.insert(JsonNumber(r.body, "pid").value_or(0));
+  }
+  EXPECT_EQ(pids.size(), 5u) << "five requests, five children";
+  for (double pid : pids) EXPECT_TRUE(IsForked(static_cast<pid_t>(pid))) << pid;
+  // Every spawn's pid came from the template, none fell back to a fresh start.
+  EXPECT_EQ(valved->LogLines(std::regex("child#\\d+ pid=[1-9]\\d*: spawned")).size(), 5u);
+  EXPECT_TRUE(valved->LogLines(std::regex("not forked|cannot fork")).empty());
 }
 
 TEST_F(ForkTest, ReloadForksTheNewCodeFromANewTemplate) {

@@ -216,6 +216,52 @@ TEST_F(ChildPoolTest, SpawnTimeoutKillsTheChildAndBacksOff) {
   EXPECT_EQ(launcher_.launched.size(), 1u) << "backing off";
 }
 
+TEST_F(ChildPoolTest, AForkedChildsPidArrivesLaterAndItsExitIsThenRouted) {
+  launcher_.pid_later = true;
+  pool().Start();
+  ASSERT_EQ(pool().Find(1)->pid, Launcher::kPidLater);
+  EXPECT_FALSE(pool().OnExit(launcher_.PidOf(0), Exited(1))) << "no pid known yet";
+  pool().OnLaunched(1, launcher_.PidOf(0), "");
+  EXPECT_EQ(pool().Find(1)->pid, launcher_.PidOf(0));
+  EXPECT_TRUE(pool().OnExit(launcher_.PidOf(0), Exited(1)));
+}
+
+TEST_F(ChildPoolTest, AChildReadyBeforeItsPidArrivedIsReadyWhenItDoes) {
+  launcher_.pid_later = true;
+  pool().Start();
+  pool().OnReady(1);
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kSpawning) << "no pid, no leases";
+  pool().OnLaunched(1, launcher_.PidOf(0), "");
+  EXPECT_EQ(pool().Find(1)->state, ChildState::kReady);
+}
+
+TEST_F(ChildPoolTest, AChildStoppedBeforeItsPidArrivedIsKilledWhenItDoes) {
+  launcher_.pid_later = true;
+  config_.spawn_timeout = 60s;
+  pool().Start();
+  clock_.Advance(60s);
+  pool().EnforceDeadlines();
+  EXPECT_EQ(pool().Count(ChildState::kStopping), 1u);
+  EXPECT_FALSE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+  pool().OnLaunched(1, launcher_.PidOf(0), "");
+  EXPECT_TRUE(launcher_.WasSignalled(launcher_.PidOf(0), SIGKILL));
+}
+
+TEST_F(ChildPoolTest, AChildNotForkedIsForgottenAndAnotherStartsWithoutBackoff) {
+  launcher_.pid_later = true;
+  pool().Start();
+  pool().OnLaunched(1, -1, "the template exited");
+  EXPECT_TRUE(pool().empty());
+  EXPECT_EQ(launcher_.forgotten, std::vector<uint64_t>{1});
+  pool().Reconcile(0);
+  EXPECT_EQ(launcher_.launched.size(), 2u) << "the template's failure is not the API's";
+}
+
+TEST_F(ChildPoolTest, APidForAChildNoLongerKnownIsKilled) {
+  pool().OnLaunched(42, 4321, "");
+  EXPECT_TRUE(launcher_.WasSignalled(4321, SIGKILL));
+}
+
 TEST_F(ChildPoolTest, LaunchFailureBacksOff) {
   launcher_.fail_next_launch = true;
   pool().Start();

@@ -32,7 +32,8 @@ class FakeLauncher final : public master::Launcher {
       throw std::runtime_error("cannot start Rscript");
     }
     launched.push_back({id, socket_path});
-    return next_pid++;
+    pid_t pid = next_pid++;
+    return pid_later ? kPidLater : pid;
   }
   bool CanLaunch() const override { return can_launch; }
   void Signal(pid_t pid, int signo) override { signals.emplace_back(pid, signo); }
@@ -53,6 +54,7 @@ class FakeLauncher final : public master::Launcher {
   std::string output_tail = "Error in eval(ei, envir): boom";
   bool fail_next_launch = false;
   bool can_launch = true;  ///< false: a template is still loading
+  bool pid_later = false;  ///< true: as a template's fork, the pid comes through OnLaunched()
   pid_t next_pid = 1000;
 };
 
