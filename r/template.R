@@ -308,8 +308,11 @@ poll_stdin_line <- function() {
   readLines(con, n = 1L, warn = FALSE)
 }
 
+# One write() per line: intermediates of a burst answer on the same pipe at
+# once, and cat() writes each of its arguments on its own (a pipe keeps a
+# write of up to PIPE_BUF bytes whole).
 reply <- function(...) {
-  cat(..., "\n", sep = "", file = stdout())
+  cat(paste0(..., "\n"), file = stdout())
   flush(stdout())
 }
 
