@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -20,14 +21,32 @@ using namespace std::chrono_literals;
 
 class LeaseHandoverIntegrationTest : public StatusTest {
  protected:
-  /// Holds the only child with /sleep?s=`seconds` in a thread; returns once it runs.
-  std::thread HoldTheChild(int seconds) {
-    std::thread slow([this, seconds] {
-      EXPECT_EQ(HttpGet(instance()->port(), "/sleep?s=" + std::to_string(seconds)).status, 200);
-    });
-    EXPECT_TRUE(Eventually(
-        30s, [&] { return !MarkerFiles("busy.").empty(); }, "/sleep running"));
-    return slow;
+  /// Serves the observe fixture with one child, `workers` workers, hand-overs
+  /// on and `settings` ("key=value") added.
+  bool StartHandingOver(int workers, const std::vector<std::string>& settings = {}) {
+    std::vector<std::string> args = {
+        "-n", "1", "-w", std::to_string(workers), "--set", "lease_handover=true"};
+    for (const std::string& setting : settings) {
+      args.push_back("--set");
+      args.push_back(setting);
+    }
+    return StartObservedServing(args) != nullptr;
+  }
+  /// Holds the only child with a 2 s /sleep and queues `count` requests
+  /// behind it, one at a time, each on a connection of its own: `request(i)`
+  /// runs in a thread of its own once the queue holds i requests. Returns
+  /// once every request has been answered.
+  void QueueBehindTheChild(int count, const std::function<void(int)>& request) {
+    std::vector<std::thread> threads;
+    threads.emplace_back(
+        [this] { EXPECT_EQ(HttpGet(instance()->port(), "/sleep?s=2").status, 200); });
+    bool held = Eventually(
+        30s, [&] { return !MarkerFiles("busy.").empty(); }, "/sleep running");
+    for (int i = 0; held && i < count; ++i) {
+      threads.emplace_back(request, i);
+      if (!QueueReaches(i + 1)) break;
+    }
+    for (std::thread& t : threads) t.join();
   }
   bool QueueReaches(double length) {
     return Eventually(
@@ -43,18 +62,14 @@ class LeaseHandoverIntegrationTest : public StatusTest {
         10s, [&] { return MetricNow("valved_lease_handovers_total") == n; },
         std::to_string(static_cast<int>(n)) + " hand-overs counted");
   }
+  void GetOk(const std::string& target) {
+    EXPECT_EQ(HttpGet(instance()->port(), target).status, 200) << target;
+  }
 };
 
 TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildWithoutTheMaster) {
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1", "--set", "lease_handover=true"}), nullptr);
-  std::thread slow = HoldTheChild(2);
-  std::vector<std::thread> queued;
-  for (int i = 0; i < 3; ++i) {
-    queued.emplace_back([&] { EXPECT_EQ(HttpGet(instance()->port(), "/ok").status, 200); });
-    ASSERT_TRUE(QueueReaches(i + 1));
-  }
-  slow.join();
-  for (std::thread& t : queued) t.join();
+  ASSERT_TRUE(StartHandingOver(1));
+  QueueBehindTheChild(3, [&](int) { GetOk("/ok"); });
   // Each of the three got the child from the request before it.
   EXPECT_TRUE(HandOversReach(3));
   EXPECT_EQ(MetricNow("valved_queued_requests_total"), 3);
@@ -62,25 +77,16 @@ TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildW
   EXPECT_EQ(MetricNow("valved_leases"), 0) << "every lease handed over ended";
   EXPECT_EQ(MetricNow(R"(valved_children{state="Ready"})"), 1);
   // And the child serves on.
-  EXPECT_EQ(HttpGet(instance()->port(), "/ok").status, 200);
+  GetOk("/ok");
 }
 
 TEST_F(LeaseHandoverIntegrationTest, HandOversStopAtMaxRequests) {
   // Successors start fresh and wait at the gate, so the old child alone
   // serves every request here.
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "1", "--set", "lease_handover=true", "--set",
-                                  "max_requests=3", "--set", "max_requests_jitter=0", "--set",
-                                  "spawn_method=fresh"}),
-            nullptr);
+  ASSERT_TRUE(
+      StartHandingOver(1, {"max_requests=3", "max_requests_jitter=0", "spawn_method=fresh"}));
   std::ofstream(dir() / "gate") << "closed\n";
-  std::thread slow = HoldTheChild(2);
-  std::vector<std::thread> queued;
-  for (int i = 0; i < 4; ++i) {
-    queued.emplace_back([&] { EXPECT_EQ(HttpGet(instance()->port(), "/ok").status, 200); });
-    ASSERT_TRUE(QueueReaches(i + 1));
-  }
-  slow.join();
-  for (std::thread& t : queued) t.join();
+  QueueBehindTheChild(4, [&](int) { GetOk("/ok"); });
   // The master leased the /sleep (1 of 3); the worker handed the child on
   // twice (3 of 3), then had to RELEASE: the master, which scheduled the
   // replacement at the third request, leases the old child while its
@@ -92,23 +98,16 @@ TEST_F(LeaseHandoverIntegrationTest, HandOversStopAtMaxRequests) {
 }
 
 TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsThroughTwoWorkersAreServedInArrivalOrder) {
-  ASSERT_NE(StartObservedServing({"-n", "1", "-w", "2", "--set", "lease_handover=true"}), nullptr);
-  std::thread slow = HoldTheChild(2);
+  ASSERT_TRUE(StartHandingOver(2));
   constexpr int kQueued = 6;
   std::mutex mutex;
   std::vector<int> finished;
-  std::vector<std::thread> queued;
-  for (int i = 0; i < kQueued; ++i) {
-    // Each on a connection of its own: the kernel spreads them over both workers.
-    queued.emplace_back([&, i] {
-      EXPECT_EQ(HttpGet(instance()->port(), "/sleep?s=0.3").status, 200);
-      std::lock_guard lock(mutex);
-      finished.push_back(i);
-    });
-    ASSERT_TRUE(QueueReaches(i + 1));
-  }
-  slow.join();
-  for (std::thread& t : queued) t.join();
+  // Each on a connection of its own: the kernel spreads them over both workers.
+  QueueBehindTheChild(kQueued, [&](int i) {
+    GetOk("/sleep?s=0.3");
+    std::lock_guard lock(mutex);
+    finished.push_back(i);
+  });
   std::vector<int> in_order(kQueued);
   for (int i = 0; i < kQueued; ++i) in_order[i] = i;
   // One child runs them one at a time, 0.3 s each: the order they finish in
