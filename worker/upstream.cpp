@@ -1,5 +1,7 @@
 #include "worker/upstream.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <sstream>
@@ -300,6 +302,9 @@ void Upstream::HandleTimeout() {
                             evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
   if (waiting_for_client)
     return Fail(Failure::kClientStalled, "the request body stopped arriving for " + idle.str());
+  // A worker held up for `timeout` (a loaded machine, a long batch of
+  // callbacks) finds its timer due before the read of what the child sent.
+  if (ChildBytesWaiting()) return NoteProgress();
   Fail(Failure::kTimedOut, "no answer from the child for " + idle.str());
 }
 
@@ -346,6 +351,11 @@ bool Upstream::Reusable() const {
   if (!parser_.keeps_connection() || parser_.head().status == 101) return false;
   return evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0 &&
          evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
+}
+
+bool Upstream::ChildBytesWaiting() const {
+  int unread = 0;
+  return ioctl(bufferevent_getfd(bev_.get()), FIONREAD, &unread) == 0 && unread > 0;
 }
 
 // Restarts the `timeout` clock: bytes moved in one direction or the other.

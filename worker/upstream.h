@@ -7,7 +7,10 @@
 // holds things up is blamed: the client when it stopped sending its body or
 // stopped reading the response (the child is released ok: it saw no complete
 // request, or it has answered already), otherwise the child (timed_out: the
-// master replaces it, since R may still be busy).
+// master replaces it, since R may still be busy). Bytes the child sent that
+// the worker has not read yet are progress: a worker held up past `timeout`
+// (a loaded machine) finds its timer due before the read that was waiting,
+// and must not blame the child for its own delay.
 //
 // Principle: the lease is released exactly once, by this object, when the
 // child is done with the request: after a complete response (ok), when the
@@ -143,6 +146,8 @@ class Upstream {
   void HandleEvent(short what);
   void HandleChildClosed();
   void HandleTimeout();
+  /// Whether the child has sent bytes not read yet.
+  bool ChildBytesWaiting() const;
   void PauseReading();
   void NoteProgress();
   void Complete();
