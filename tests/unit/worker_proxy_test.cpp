@@ -654,13 +654,16 @@ TEST_F(WorkerProxyTest, SlowChildGives504AndReleasesTimedOut) {
   EXPECT_EQ(Releases()[0].outcome, ipc::Outcome::kTimedOut);
 }
 
+// `timeout` runs from the request on, so the fake child's answer (16 MB
+// copied into the socket's buffer, slow on a loaded machine) must come well
+// within it: the response is made before the request, and `timeout` is 1 s.
 TEST_F(WorkerProxyTest, ClientThatStopsReadingIsCutOffAndTheChildReleasedOk) {
   config_.response_buffering = false;
-  config_.timeout = 200ms;
-  std::string big(16 << 20, 'x');
-  child_->respond = [&](const std::string&) -> std::optional<std::string> {
-    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big;
-  };
+  config_.timeout = 1s;
+  constexpr size_t kBig = 16 << 20;
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBig) +
+                               "\r\n\r\n" + std::string(kBig, 'x');
+  child_->respond = [&](const std::string&) -> std::optional<std::string> { return response; };
   StartWorker();
   TestClient& client = Connect();
   client.StopReading();
@@ -670,12 +673,14 @@ TEST_F(WorkerProxyTest, ClientThatStopsReadingIsCutOffAndTheChildReleasedOk) {
   ASSERT_TRUE(RunUntil([&] { return worker_->connections() == 0; }));
 }
 
-// `timeout` bounds a wait without progress, not a whole upload.
+// `timeout` bounds a wait without progress, not a whole upload. A byte every
+// 100 ms against 1 s: a test process stalled for most of a second (a loaded
+// machine) still sees the bytes as progress.
 TEST_F(WorkerProxyTest, SlowButSteadyUploadIsNotTimedOut) {
-  config_.timeout = 300ms;
+  config_.timeout = 1s;
   StartWorker();
   TestClient& client = Connect();
-  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n");
+  client.Send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n");
   int sent = 0;
   auto drip = [](evutil_socket_t, short, void* arg) {
     auto* state = static_cast<std::pair<TestClient*, int*>*>(arg);
@@ -684,9 +689,9 @@ TEST_F(WorkerProxyTest, SlowButSteadyUploadIsNotTimedOut) {
   };
   std::pair<TestClient*, int*> state{&client, &sent};
   EventPtr timer(event_new(base_.get(), -1, EV_PERSIST, drip, &state));
-  timeval every{0, 100 * 1000};  // 10 bytes over a second: more than `timeout` in all
+  timeval every{0, 100 * 1000};  // 12 bytes over 1.2 s: more than `timeout` in all
   evtimer_add(timer.get(), &every);
-  ASSERT_TRUE(RunUntil([&] { return sent == 10 || client.eof; }));
+  ASSERT_TRUE(RunUntil([&] { return sent == 12 || client.eof; }));
   evtimer_del(timer.get());
   ASSERT_TRUE(RunUntilResponses(client, 1));
   EXPECT_EQ(client.Responses()[0].head.status, 200);
