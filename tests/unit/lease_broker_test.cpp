@@ -2,42 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/fakes.h"
+#include "tests/unit/broker_fixture.h"
 
 namespace valved::master {
 namespace {
 
-using testing::FakeClock;
-using testing::FakeLauncher;
-using testing::RecordingSink;
 using namespace std::chrono_literals;
 
-class LeaseBrokerTest : public ::testing::Test {
+class LeaseBrokerTest : public testing::BrokerTest {
  protected:
-  LeaseBrokerTest() {
+  LeaseBrokerTest() : BrokerTest(/*with_table=*/false) {
     config_.n_min = 1;
     config_.n_max = 2;
     config_.max_queue = 3;
     config_.max_spawning = 2;
     config_.queue_timeout = 10s;
-    pool_.SetConfig(config_);
-    broker_.SetConfig(config_);
-    pool_.Start();
+    Start();
   }
-  void ReadyAll() {
-    for (auto& [id, path] : launcher_.launched) pool_.OnReady(id);
-  }
-  void ReleaseOk(uint64_t worker, uint64_t req, uint64_t child) {
-    broker_.Release(worker, {req, child, ipc::Outcome::kOk}, [](const RChild&) { return true; });
-    broker_.Dispatch();
-  }
-
-  Config config_;
-  FakeClock clock_;
-  FakeLauncher launcher_;
-  ChildPool pool_{config_, launcher_, clock_, "/run/v"};
-  RecordingSink sink_;
-  LeaseBroker broker_{config_, pool_, clock_, sink_};
 };
 
 TEST_F(LeaseBrokerTest, GrantsAnIdleChildAtOnce) {

@@ -6,14 +6,11 @@
 
 #include "common/lease_table.h"
 #include "master/lease_broker.h"
-#include "tests/unit/fakes.h"
+#include "tests/unit/broker_fixture.h"
 
 namespace valved::master {
 namespace {
 
-using testing::FakeClock;
-using testing::FakeLauncher;
-using testing::RecordingSink;
 using namespace std::chrono_literals;
 
 TEST(LeaseTable, AClaimNeedsAnOpenChildWithRequestsLeft) {
@@ -106,17 +103,14 @@ TEST(LeaseTable, AWorkerSeesTheMastersTableThroughTheFd) {
   EXPECT_FALSE(master.Claim(1)) << "the worker spent the last request";
 }
 
-class LeaseHandoverTest : public ::testing::Test {
+class LeaseHandoverTest : public testing::BrokerTest {
  protected:
-  LeaseHandoverTest() {
+  LeaseHandoverTest() : BrokerTest(/*with_table=*/true) {
     config_.n_min = 1;
     config_.n_max = 2;
     config_.max_queue = 10;
     config_.max_spawning = 2;
-    pool_.SetConfig(config_);
-    broker_.SetConfig(config_);
-    pool_.PublishTo(&table_);
-    pool_.Start();
+    Start();
     pool_.OnReady(1);
   }
   // Request `req` of worker 1 gets child 1 from the master, and `next` queues.
@@ -126,19 +120,7 @@ class LeaseHandoverTest : public ::testing::Test {
     broker_.Acquire(1, next);
     broker_.Dispatch();
   }
-  void ReleaseOk(uint64_t worker, uint64_t req, uint64_t child) {
-    broker_.Release(worker, {req, child, ipc::Outcome::kOk}, [](const RChild&) { return true; });
-    broker_.Dispatch();
-  }
   const RChild& Child(uint64_t id) { return *pool_.Find(id); }
-
-  Config config_;
-  FakeClock clock_;
-  FakeLauncher launcher_;
-  LeaseTable table_ = LeaseTable::Create();
-  ChildPool pool_{config_, launcher_, clock_, "/run/v"};
-  RecordingSink sink_;
-  LeaseBroker broker_{config_, pool_, clock_, sink_, &table_};
 };
 
 TEST_F(LeaseHandoverTest, AWaiterTheWorkerTookIsNotGrantedAgain) {
