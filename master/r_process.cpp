@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <random>
 #include <stdexcept>
 
+#include "common/log.h"
 #include "master/run_as.h"
 
 namespace valved::master {
@@ -50,6 +52,15 @@ RProcess StartRProcess(const RLaunchSpec& spec, const std::string& script,
   argv = RunAsArgs(spec.run_as, spec.rscript, argv);
   std::string command = spec.valved_exe.empty() ? "/proc/self/exe" : spec.valved_exe;
   Poco::Pipe in, out, err;
+  // The pipes belong to the master's user; R, once `run-as` switched to
+  // `user`, may reopen its stdin through /proc/self/fd/0 (the template does,
+  // to look for a second command without blocking), which checks them.
+  if (spec.run_as) {
+    for (int fd : {in.readHandle(), out.writeHandle(), err.writeHandle()}) {
+      if (::fchown(fd, spec.run_as->uid, spec.run_as->gid) == -1)
+        throw std::runtime_error("cannot give R its pipes: fchown: " + ErrnoString(errno));
+    }
+  }
   RProcess process;
   try {
     Poco::ProcessHandle handle =

@@ -498,9 +498,23 @@ stop_spares <- function(spares) {
 # whether another one is there already (a burst). fifo() connections read
 # byte by byte, with no buffer of their own, so each sees every line the
 # other has not taken.
+# If stdin cannot be reopened (a pipe the master did not give to R's user),
+# commands are read one at a time, through R's own descriptor of stdin.
 open_commands <- function() {
-  list(wait = fifo("/proc/self/fd/0", open = "r", blocking = TRUE),
-       more = fifo("/proc/self/fd/0", open = "r", blocking = FALSE))
+  tryCatch(
+    list(wait = fifo("/proc/self/fd/0", open = "r", blocking = TRUE),
+         more = fifo("/proc/self/fd/0", open = "r", blocking = FALSE)),
+    error = function(e) {
+      cat("template.R: commands one at a time: ", conditionMessage(e), "\n", sep = "",
+          file = stderr())
+      list(wait = file("stdin", open = "r"))
+    })
+}
+
+# The next command if one is written already, else character(0).
+next_command <- function(commands) {
+  if (is.null(commands$more)) return(character(0))
+  readLines(commands$more, n = 1L, warn = FALSE)
 }
 
 # In a process forked from the template: the master's pipe is not its own.
@@ -566,7 +580,7 @@ template_main <- function() {
         spares <- done$spares
         used <- c(used, done$used)
       }
-      line <- readLines(state$commands$more, n = 1L, warn = FALSE)
+      line <- next_command(state$commands)
     }
     # The next spares first: the used ones' intermediates exit meanwhile.
     spares <- top_up_spares(state, spares)
