@@ -10,7 +10,7 @@ namespace valved::master {
 
 /// The effective configuration: defaults, then the -c file (if any), then
 /// the overrides in order; then Validate; then workers 0 becomes the number
-/// of CPUs valved may run on (max_spawning 0 is the pool's to resolve). Throws ConfigError naming where the bad value
+/// of CPUs valved may run on. Throws ConfigError naming where the bad value
 /// came from: "/etc/valve.yaml:3:8: n_max: ...", "--n-max: expected a
 /// positive integer, got \"four\"", "n_min (5) must not be greater than
 /// n_max (3) (n_min set at /etc/valve.yaml:2:1, n_max set by --n-max)".

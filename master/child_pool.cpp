@@ -44,7 +44,6 @@
 #include <algorithm>
 #include <csignal>
 
-#include "common/cpu_count.h"
 #include "common/exit_status.h"
 #include "common/log.h"
 #include "common/socket_paths.h"
@@ -328,15 +327,6 @@ bool ChildPool::CanSpawn() const {
   size_t replaced = static_cast<size_t>(std::count_if(
       children_.begin(), children_.end(), [](const auto& kv) { return HasSuccessor(*kv.second); }));
   return children_.size() - replaced < static_cast<size_t>(config_.n_max);
-}
-
-// max_spawning 0: while children are forked, only n_max (a fork costs the
-// template milliseconds: holding a burst's spawns back only makes each wait
-// for the one before); while they start fresh, one per CPU (R's start-up is
-// CPU-bound, ~0.4 s: more starts than cores only slow each other down).
-size_t ChildPool::MaxSpawning() const {
-  if (config_.max_spawning > 0) return static_cast<size_t>(config_.max_spawning);
-  return static_cast<size_t>(launcher_.Forks() ? std::max(config_.n_max, 1) : UsableCpuCount());
 }
 
 // Oldest due child first; successors skip the n_max check (they take their

@@ -181,8 +181,8 @@ class ChildPool {
   size_t Concurrency() const {
     return static_cast<size_t>(std::max(config_.max_concurrency_per_child, 1));
   }
-  /// max_spawning; 0 resolved by how children start now.
-  size_t MaxSpawning() const;
+  /// max_spawning, which main() resolves (0 = CPU count); at least 1 here.
+  size_t MaxSpawning() const { return static_cast<size_t>(std::max(config_.max_spawning, 1)); }
 
   Config config_;
   Launcher& launcher_;

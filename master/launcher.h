@@ -24,9 +24,6 @@ class Launcher {
   /// False while a launch should wait (a template still loading the API:
   /// children started now would compete with it for the CPU).
   virtual bool CanLaunch() const { return true; }
-  /// Whether a Launch() now forks a child from a template (milliseconds of
-  /// CPU) rather than starting R (about 0.4 s of CPU).
-  virtual bool Forks() const { return false; }
   /// Sends `signo` to a child's process; a child that is already gone is not
   /// an error, and neither is a pid not known yet (<= 0: nothing is sent).
   virtual void Signal(pid_t pid, int signo) = 0;

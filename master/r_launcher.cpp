@@ -83,11 +83,6 @@ bool RLauncher::CanLaunch() const {
   return !current || current->state() != TemplateSupervisor::State::kStarting;
 }
 
-bool RLauncher::Forks() const {
-  TemplateSupervisor* current = Current();
-  return current && current->state() == TemplateSupervisor::State::kReady;
-}
-
 pid_t RLauncher::Launch(uint64_t id, const std::string& socket_path) {
   std::string token = RandomToken();
   TemplateSupervisor* current = Current();

@@ -46,7 +46,6 @@ class RLauncher final : public Launcher {
 
   pid_t Launch(uint64_t id, const std::string& socket_path) override;
   bool CanLaunch() const override;
-  bool Forks() const override;
   void Signal(pid_t pid, int signo) override;
   std::string OutputTail(uint64_t id) override;
   void Forget(uint64_t id) override;

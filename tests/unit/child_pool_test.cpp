@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "common/cpu_count.h"
 #include "tests/unit/fakes.h"
 
 namespace valved::master {
@@ -103,21 +102,6 @@ TEST_F(ChildPoolTest, ReleaseOfAnotherLeaseIsIgnored) {
   pool().Lease(*pool().PickFree(), {1, 7});
   pool().Release(1, {2, 7}, ipc::Outcome::kOk, [](const RChild&) { return true; });
   EXPECT_EQ(pool().Find(1)->state, ChildState::kBusy);
-}
-
-TEST_F(ChildPoolTest, MaxSpawningZeroIsNMaxWhileForkingAndOnePerCpuWhileStartingFresh) {
-  config_.max_spawning = 0;
-  config_.n_max = 40;
-  launcher_.forks = true;
-  pool().Start();
-  pool().Reconcile(40);
-  EXPECT_EQ(launcher_.launched.size(), 40u) << "forks: a burst starts at once";
-  launcher_.forks = false;
-  launcher_.launched.clear();
-  ChildPool fresh(config_, launcher_, clock_, "/run/v");
-  fresh.Start();
-  fresh.Reconcile(40);
-  EXPECT_EQ(launcher_.launched.size(), static_cast<size_t>(UsableCpuCount()));
 }
 
 TEST_F(ChildPoolTest, WaitersGrowThePoolUpToNMaxAndNeverPast) {

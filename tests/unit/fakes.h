@@ -36,7 +36,6 @@ class FakeLauncher final : public master::Launcher {
     return pid_later ? kPidLater : pid;
   }
   bool CanLaunch() const override { return can_launch; }
-  bool Forks() const override { return forks; }
   void Signal(pid_t pid, int signo) override { signals.emplace_back(pid, signo); }
   std::string OutputTail(uint64_t) override { return output_tail; }
   void Forget(uint64_t id) override { forgotten.push_back(id); }
@@ -55,7 +54,6 @@ class FakeLauncher final : public master::Launcher {
   std::string output_tail = "Error in eval(ei, envir): boom";
   bool fail_next_launch = false;
   bool can_launch = true;  ///< false: a template is still loading
-  bool forks = false;      ///< as a launcher whose template is ready
   bool pid_later = false;  ///< true: as a template's fork, the pid comes through OnLaunched()
   pid_t next_pid = 1000;
 };
