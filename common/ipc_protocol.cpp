@@ -48,7 +48,11 @@ struct Formatter {
            std::to_string(m.pid);
   }
   std::string operator()(const Welcome& m) const { return "WELCOME " + std::to_string(m.version); }
-  std::string operator()(const Acquire& m) const { return "ACQUIRE " + std::to_string(m.req); }
+  std::string operator()(const Acquire& m) const {
+    std::string line = "ACQUIRE " + std::to_string(m.req);
+    if (m.waited_us > 0) line += " " + std::to_string(m.waited_us);
+    return line;
+  }
   std::string operator()(const Grant& m) const {
     return "GRANT " + std::to_string(m.req) + " " + std::to_string(m.child_id) + " " +
            m.socket_path;
@@ -65,6 +69,10 @@ struct Formatter {
     return "TRANSFER " + std::to_string(m.from_req) + " " + std::to_string(m.to_req) + " " +
            std::to_string(m.child_id);
   }
+  std::string operator()(const Handed& m) const {
+    return "HANDED " + std::to_string(m.child_id) + " " + std::to_string(m.count);
+  }
+  std::string operator()(const Flush&) const { return "FLUSH"; }
   std::string operator()(const Quit&) const { return "QUIT"; }
   std::string operator()(const Terminate&) const { return "TERMINATE"; }
   std::string operator()(const Reopen&) const { return "REOPEN"; }
@@ -89,6 +97,9 @@ std::optional<Message> ParseTokens(const std::vector<std::string_view>& t, std::
     return Hello{static_cast<int>(a), b, c};
   if (verb == "WELCOME" && arity(1) && ParseId(t[1], &a)) return Welcome{static_cast<int>(a)};
   if (verb == "ACQUIRE" && arity(1) && ParseId(t[1], &a)) return Acquire{a};
+  if (verb == "ACQUIRE" && arity(2) && ParseId(t[1], &a) && ParseId(t[2], &b)) return Acquire{a, b};
+  if (verb == "HANDED" && arity(2) && ParseId(t[1], &a) && ParseId(t[2], &b)) return Handed{a, b};
+  if (verb == "FLUSH" && arity(0)) return Flush{};
   if (verb == "GRANT" && arity(3) && ParseId(t[1], &a) && ParseId(t[2], &b))
     return Grant{a, b, std::string(t[3])};
   DenyReason reason;

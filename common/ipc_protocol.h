@@ -7,7 +7,8 @@
 //
 //   W->M  HELLO <version> <worker-id> <pid>     first line from a worker
 //   M->W  WELCOME <version>                     handshake accepted
-//   W->M  ACQUIRE <req>                         lease a child for request <req>
+//   W->M  ACQUIRE <req> [<waited-us>]           lease a child for request <req>, which
+//                                               already waited <waited-us> in its worker
 //   M->W  GRANT <req> <child-id> <socket-path>  lease granted (path: rest of line)
 //   M->W  DENY <req> <reason>                   queue_full|queue_timeout|shutting_down|no_children
 //   W->M  RELEASE <req> <child-id> <outcome>    ok|broken|timed_out
@@ -17,6 +18,10 @@
 //                                               lease for <from-req> ended ok, to its
 //                                               waiting request <to-req> (the lease
 //                                               table allowed it; common/lease_table.h)
+//   W->M  HANDED <child-id> <n>                 the worker handed the child, on its lease,
+//                                               to <n> more requests that waited in the
+//                                               worker without an ACQUIRE (local waits)
+//   M->W  FLUSH                                 send the ACQUIREs of every local waiter
 //   M->W  QUIT | TERMINATE | REOPEN             graceful stop | exit now | reopen logs
 //   W->M  STATS <family> <n>...                 the worker's counters of one family so far
 //                                               (common/request_stats.h); absolute, not deltas
@@ -37,7 +42,7 @@
 
 namespace valved::ipc {
 
-inline constexpr int kProtocolVersion = 3;
+inline constexpr int kProtocolVersion = 4;
 inline constexpr size_t kMaxLineLength = 512;
 
 enum class DenyReason {
@@ -63,6 +68,7 @@ struct Welcome {
 };
 struct Acquire {
   uint64_t req = 0;
+  uint64_t waited_us = 0;  ///< time the request waited in its worker before this
 };
 struct Grant {
   uint64_t req = 0;
@@ -92,12 +98,18 @@ struct Stats {
   std::string family;
   std::vector<uint64_t> values;
 };
+/// Requests a worker served on a lease without telling the master one by one.
+struct Handed {
+  uint64_t child_id = 0;
+  uint64_t count = 0;
+};
+struct Flush {};
 struct Quit {};
 struct Terminate {};
 struct Reopen {};
 
 using Message = std::variant<Hello, Welcome, Acquire, Grant, Deny, Release, Cancel, Transfer, Quit,
-                             Terminate, Reopen, Stats>;
+                             Terminate, Reopen, Stats, Handed, Flush>;
 
 const char* ToString(DenyReason reason);
 const char* ToString(Outcome outcome);

@@ -148,6 +148,23 @@ void LeaseTable::ClearWorker(uint64_t worker_id) {
   std::atomic_ref<uint64_t>(slot.queue).store(0);
 }
 
+// Sequentially consistent, as PublishOldest() and HasWaiters(): a worker
+// publishes its waiter before it reads this word, the master writes this
+// word before it reads who waits, so a waiter that stays in its worker is
+// always seen by the master when saturation ends.
+void LeaseTable::PublishSaturated(bool saturated) {
+  std::atomic_ref<uint64_t>(layout_->saturated).store(saturated ? 1 : 0);
+}
+
+bool LeaseTable::Saturated() const {
+  return std::atomic_ref<uint64_t>(layout_->saturated).load() != 0;
+}
+
+bool LeaseTable::HasWaiters(uint64_t worker_id) const {
+  return std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].oldest_ns).load() !=
+         0;
+}
+
 bool LeaseTable::Claim(uint64_t child_id) {
   std::atomic_ref<uint64_t> word(ChildWord(child_id));
   uint64_t old = word.load();

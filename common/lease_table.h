@@ -15,6 +15,12 @@
 //    ns; 0 = none). A worker hands over only if no other worker's waiter is
 //    older, which keeps the queue FIFO across workers (to within the few
 //    microseconds between a request's arrival and its publication);
+//  - one word, written by the master: whether the pool is saturated (no
+//    child free or starting, and none may be spawned). A request that
+//    arrives then, in a worker that holds a lease, waits in that worker
+//    without an ACQUIRE until a hand-over (docs/ARCHITECTURE.md, "Local
+//    waits"); the master asks for those ACQUIREs (FLUSH) when it stops
+//    being saturated;
 //  - and one shared by both: how many of that worker's ACQUIREs the master
 //    has read, and below which one all have a child. The master gives a
 //    worker's waiters children in the order they came; it and the worker
@@ -70,6 +76,11 @@ class LeaseTable {
   bool TakeForGrant(uint64_t worker_id, uint32_t order);
   /// A worker is gone: its waiters no longer count.
   void ClearWorker(uint64_t worker_id);
+  /// Whether a request arriving now can only wait (no child free or
+  /// starting, none may be spawned).
+  void PublishSaturated(bool saturated);
+  /// Whether the worker has a request waiting (it published one).
+  bool HasWaiters(uint64_t worker_id) const;
 
   // --- a worker's side
   /// Claims the child for one more request: true when it is open and has a
@@ -84,6 +95,7 @@ class LeaseTable {
   bool TakeWaiter(uint64_t worker_id, uint64_t order);
   /// Gives back the request Claim() spent (the hand-over did not happen).
   void Unclaim(uint64_t child_id);
+  bool Saturated() const;
 
  private:
   struct alignas(64) WorkerWord {
@@ -92,6 +104,7 @@ class LeaseTable {
     uint64_t owner;  ///< the worker id the queue word belongs to (ids may share a slot)
   };
   struct Layout {
+    alignas(64) uint64_t saturated;
     uint64_t children[kChildSlots];
     WorkerWord workers[kWorkerSlots];
   };

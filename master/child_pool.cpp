@@ -255,6 +255,14 @@ bool ChildPool::Transfer(uint64_t child_id, LeaseRef from, LeaseRef to) {
   return true;
 }
 
+// The worker spent the table's requests already (LeaseTable::Claim).
+bool ChildPool::CountHandovers(uint64_t child_id, uint64_t count) {
+  RChild* child = FindMutable(child_id);
+  if (!child) return false;
+  for (uint64_t i = 0; i < count; ++i) CountRequest(*child);
+  return true;
+}
+
 // The child holding `lease`, and where; {nullptr, {}} (logged) when the
 // child or the lease is gone: a worker's message may cross a death.
 std::pair<RChild*, std::vector<LeaseRef>::iterator> ChildPool::FindLease(uint64_t child_id,

@@ -95,6 +95,13 @@ class ChildPool {
   /// longer holds `from` (it died or was stopped meanwhile: the request
   /// handed over then fails with it, as one sent just before would have).
   bool Transfer(uint64_t child_id, LeaseRef from, LeaseRef to);
+  /// A worker handed the child, on its lease, to `count` more requests
+  /// (ipc::Handed): each counts as a request served. False when the child is
+  /// gone.
+  bool CountHandovers(uint64_t child_id, uint64_t count);
+  /// No lease slot free or starting, and no child may be spawned now: a
+  /// request arriving can only wait.
+  bool Saturated() const { return FreeSlots() == 0 && !CanSpawn(); }
   /// The worker died: nobody can vouch for what the children it had leases on
   /// compute; stop them (their other requests, if any, get a 502).
   void RevokeLeasesOf(uint64_t worker_id);

@@ -32,13 +32,36 @@ LeaseBroker::LeaseBroker(const Config& config, ChildPool& pool, const Clock& clo
                          LeaseTable* table)
     : config_(config), pool_(pool), clock_(clock), sink_(sink), table_(table) {}
 
-void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req) {
-  Waiter waiter{worker_id, req, clock_.Now(), progress_[worker_id].read++};
+void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req, Duration waited) {
+  Waiter waiter{worker_id, req, clock_.Now() - waited, progress_[worker_id].read++};
   if (table_) table_->PublishRead(worker_id, progress_[worker_id].read);
   if (closed_) return Deny(waiter, *closed_);
   if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
     return Deny(waiter, ipc::DenyReason::kQueueFull);
-  waitlist_.push_back(waiter);
+  if (waited > Duration::zero()) {
+    waiter.queued = true;  // it found no child free in its worker
+    ++waited_;
+  }
+  // By arrival: a request that waited in its worker goes before later ones
+  // of other workers, never before its own worker's (the master serves
+  // those in the order of their ACQUIREs).
+  auto at = waitlist_.end();
+  while (at != waitlist_.begin()) {
+    const Waiter& before = *std::prev(at);
+    if (before.worker_id == worker_id || before.since <= waiter.since) break;
+    --at;
+  }
+  waitlist_.insert(at, waiter);
+}
+
+void LeaseBroker::Handed(const ipc::Handed& handed) {
+  if (!pool_.CountHandovers(handed.child_id, handed.count)) return;
+  handovers_ += handed.count;
+  waited_ += handed.count;
+}
+
+bool LeaseBroker::Saturated() const {
+  return !closed_ && pool_.Saturated();
 }
 
 void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) { TakeWaiter(worker_id, req); }

@@ -32,7 +32,9 @@ class LeaseBroker {
   /// max_queue and queue_timeout from now on (reload); waiters stay queued.
   void SetConfig(const Config& config) { config_ = config; }
 
-  void Acquire(uint64_t worker_id, uint64_t req);
+  /// `waited`: how long the request waited in its worker before asking (a
+  /// local wait); it counts towards queue_timeout and the queue's order.
+  void Acquire(uint64_t worker_id, uint64_t req, Duration waited = Duration::zero());
   void Cancel(uint64_t worker_id, uint64_t req);
   /// Ends a lease; `still_accepts` is the pool's probe for a child released broken.
   void Release(uint64_t worker_id, const ipc::Release& release,
@@ -40,6 +42,12 @@ class LeaseBroker {
   /// A worker handed a child from one of its requests to the next
   /// (ipc::Transfer): the later one no longer waits, and holds the lease.
   void Transfer(uint64_t worker_id, const ipc::Transfer& transfer);
+  /// A worker handed a child, on its lease, to `handed.count` requests that
+  /// waited in the worker (ipc::Handed): each was served and had waited.
+  void Handed(const ipc::Handed& handed);
+  /// Whether a request arriving now could only wait: no child free or
+  /// starting, none may be spawned, and not closed (common/lease_table.h).
+  bool Saturated() const;
   /// Pairs waiters with free children, oldest waiter first, then lets the
   /// pool spawn for those still waiting. Call after every event.
   void Dispatch();

@@ -500,7 +500,10 @@ void Master::OnChildReady(uint64_t id) {
 
 void Master::OnWorkerMessage(uint64_t worker_id, const ipc::Message& message) {
   if (const auto* m = std::get_if<ipc::Acquire>(&message)) {
-    broker_->Acquire(worker_id, m->req);
+    broker_->Acquire(worker_id, m->req,
+                     std::chrono::ceil<Duration>(std::chrono::microseconds(m->waited_us)));
+  } else if (const auto* m = std::get_if<ipc::Handed>(&message)) {
+    broker_->Handed(*m);
   } else if (const auto* m = std::get_if<ipc::Release>(&message)) {
     // Collect exits first: a child that died mid-request must be seen as
     // dead, not put back in the idle list for the next request to hit.
@@ -537,6 +540,7 @@ void Master::SendDeny(uint64_t worker_id, const ipc::Deny& deny) {
 
 void Master::AfterEvent() {
   broker_->Dispatch();
+  PublishSaturation();
   if (!stop_ && !pool_->fatal_error().empty()) {
     Log(LogLevel::kError) << pool_->fatal_error();
     BeginStop(false, kExitConfig);
@@ -552,6 +556,19 @@ void Master::AfterEvent() {
   if (std::string wrong = pool_->VerifyInvariants(); !wrong.empty())
     Log(LogLevel::kError) << "invariant broken: " << wrong;
 #endif
+}
+
+// While saturated, workers keep new requests to themselves (local waits,
+// common/lease_table.h); when that ends, those that have some are asked for
+// their ACQUIREs, so that a child free here or one spawned serves them. The
+// table word is written before the waiters are read (see LeaseTable).
+void Master::PublishSaturation() {
+  bool saturated = broker_->Saturated();
+  if (saturated == saturated_) return;
+  saturated_ = saturated;
+  lease_table_->PublishSaturated(saturated);
+  if (!saturated)
+    supervisor_->Broadcast(ipc::Flush{}, [this](uint64_t id) { return lease_table_->HasWaiters(id); });
 }
 
 // Graceful: workers stop accepting and finish what they hold; children stay

@@ -108,6 +108,7 @@ class Master final : public LeaseSink {
   void OnWorkerLost(uint64_t worker_id);
   /// Runs after every event: pair waiters, spawn, check fatal errors, advance shutdown.
   void AfterEvent();
+  void PublishSaturation();
   void Reap();
   void BeginStop(bool graceful, int exit_code);
   void AdvanceStop();
@@ -144,6 +145,7 @@ class Master final : public LeaseSink {
   TimePoint next_idle_check_{};
   bool announced_ = false;
   bool subreaper_ = false;  // PR_SET_CHILD_SUBREAPER worked: children may be forked
+  bool saturated_ = false;  // as last published in the lease table
   std::optional<Reload> reload_;
   std::optional<Stop> stop_;
 };

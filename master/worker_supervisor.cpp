@@ -200,9 +200,10 @@ void WorkerSupervisor::Send(uint64_t worker_id, const ipc::Message& message) {
   if (worker && worker->channel) worker->channel->Send(message);
 }
 
-void WorkerSupervisor::Broadcast(const ipc::Message& message) {
+void WorkerSupervisor::Broadcast(const ipc::Message& message,
+                                 const std::function<bool(uint64_t worker_id)>& to) {
   for (auto& worker : workers_) {
-    if (worker->channel) worker->channel->Send(message);
+    if (worker->channel && (!to || to(worker->id))) worker->channel->Send(message);
   }
 }
 

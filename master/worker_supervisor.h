@@ -62,7 +62,9 @@ class WorkerSupervisor {
   /// The reaper collected `pid`; false when it is not a worker.
   bool OnExit(pid_t pid, int wait_status);
   void Send(uint64_t worker_id, const ipc::Message& message);
-  void Broadcast(const ipc::Message& message);
+  /// To every worker, or to those `to` (worker id) chooses.
+  void Broadcast(const ipc::Message& message,
+                 const std::function<bool(uint64_t worker_id)>& to = nullptr);
   /// Graceful (QUIT) or immediate (TERMINATE) stop of every worker; no respawns after.
   void StopAll(bool graceful);
   void KillAll();

@@ -229,7 +229,7 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
   if (request_body_) head = WithBufferedBody(head, evbuffer_get_length(request_body_.get()));
   bool keep_alive = host_.config().child_keepalive && !head.is_head();
   upstream_ = std::make_unique<Upstream>(host_.base(), host_.master(), host_.child_connections(),
-                                         Upstream::Lease{req_, grant.child_id, grant.socket_path},
+                                         Upstream::Lease{grant.req, grant.child_id, grant.socket_path},
                                          host_.config().timeout, head.is_head(), keep_alive,
                                          static_cast<Upstream::Sink*>(this), LogPrefix());
   std::string error;

@@ -23,33 +23,89 @@ int64_t SteadyNowNs() {
 }  // namespace
 
 MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers,
-                       LeaseTable* table)
+                       LeaseTable* table, LocalWaitLimits limits)
     : handlers_(std::move(handlers)),
       worker_id_(worker_id),
       table_(table),
+      limits_(limits),
+      flush_timer_(evtimer_new(base, OnFlushTimer, this)),
       channel_(
           base, std::move(channel), "master", [this](const ipc::Message& m) { Dispatch(m); },
           [this](const std::string& reason) { Lose(reason); }) {
   channel_.Send(ipc::Hello{ipc::kProtocolVersion, worker_id, static_cast<uint64_t>(getpid())});
 }
 
+// The waiter is published (PublishOldest) before the table's saturation is
+// read: see LeaseTable::PublishSaturated.
 void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
   uint64_t order = next_order_++;
   waiting_[req] = {std::move(callback), order, SteadyNowNs()};
   queue_.emplace(order, req);
   if (queue_.size() == 1) PublishOldest();
-  channel_.SendBatched(ipc::Acquire{req});
+  if (MayWaitLocally()) return WaitLocally();
+  FlushLocal();
+  SendAcquire(req, false);
+}
+
+// Only behind a lease of this worker, which is handed over when it ends.
+bool MasterLink::MayWaitLocally() const {
+  if (!table_ || held_ == 0 || local_ >= limits_.max_waiters) return false;
+  return local_ > 0 || table_->Saturated();
+}
+
+void MasterLink::WaitLocally() {
+  if (local_++ > 0) return;
+  timeval delay = ToTimeval(limits_.flush_after);
+  evtimer_add(flush_timer_.get(), &delay);
+}
+
+void MasterLink::SendAcquire(uint64_t req, bool waited_here) {
+  Waiter& waiter = waiting_.at(req);
+  waiter.acquired = true;
+  waiter.number = acquires_sent_++;
+  uint64_t waited_us = 0;
+  if (waited_here)
+    waited_us = std::max<int64_t>((SteadyNowNs() - waiter.since_ns) / 1000, 1);
+  channel_.SendBatched(ipc::Acquire{req, waited_us});
+}
+
+void MasterLink::FlushLocal() {
+  if (local_ == 0) return;
+  for (const auto& [order, req] : queue_) {
+    if (!waiting_.at(req).acquired) SendAcquire(req, true);
+  }
+  local_ = 0;
+  evtimer_del(flush_timer_.get());
+}
+
+void MasterLink::OnFlushTimer(evutil_socket_t, short, void* arg) {
+  static_cast<MasterLink*>(arg)->FlushLocal();
+}
+
+void MasterLink::SendHanded() {
+  for (const auto& [child_id, count] : handed_) channel_.SendBatched(ipc::Handed{child_id, count});
+  handed_.clear();
 }
 
 void MasterLink::Cancel(uint64_t req) {
-  if (!TakeWaiter(req)) return;
+  std::optional<Waiter> waiter = TakeWaiter(req);
+  if (!waiter || !waiter->acquired) return;
   cancelled_.insert(req);
   channel_.SendBatched(ipc::Cancel{req});
 }
 
-// At once, with what is batched: the RELEASE must reach the master before the
-// response it ends lets the client send its next request (IpcChannel).
 void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
+  if (held_ > 0) --held_;
+  SendRelease(req, child_id, outcome);
+}
+
+// At once, with what is batched: the RELEASE must reach the master before the
+// response it ends lets the client send its next request (IpcChannel). The
+// child's HANDED count goes first (max_requests), and the local waiters'
+// ACQUIREs, so that the master can give them this child.
+void MasterLink::SendRelease(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
+  SendHanded();
+  FlushLocal();
   channel_.Send(ipc::Release{req, child_id, outcome});
 }
 
@@ -64,27 +120,36 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   uint64_t req = queue_.begin()->second;
   const Waiter& waiter = waiting_.at(req);
   if (!table_->OldestOfAll(worker_id_, waiter.since_ns) || !table_->Claim(child_id)) return false;
-  if (!table_->TakeWaiter(worker_id_, waiter.order)) {
+  if (!waiter.acquired) {
+    // A local wait: the lease goes on under its name; HANDED tells the master.
+    LeaseCallback callback = std::move(TakeWaiter(req)->callback);
+    ++handed_[child_id];
+    callback(ipc::Grant{from_req, child_id, socket_path});
+    return true;
+  }
+  if (!table_->TakeWaiter(worker_id_, waiter.number)) {
     table_->Unclaim(child_id);
     return false;
   }
-  LeaseCallback callback = *TakeWaiter(req);
+  LeaseCallback callback = std::move(TakeWaiter(req)->callback);
   handed_over_.push_back(req);
   if (handed_over_.size() > kHandedOverRemembered) handed_over_.pop_front();
+  SendHanded();
   channel_.SendBatched(ipc::Transfer{from_req, req, child_id});
   callback(ipc::Grant{req, child_id, socket_path});
   return true;
 }
 
-std::optional<MasterLink::LeaseCallback> MasterLink::TakeWaiter(uint64_t req) {
+std::optional<MasterLink::Waiter> MasterLink::TakeWaiter(uint64_t req) {
   auto it = waiting_.find(req);
   if (it == waiting_.end()) return std::nullopt;
-  LeaseCallback callback = std::move(it->second.callback);
-  bool oldest = queue_.begin()->first == it->second.order;
-  queue_.erase(it->second.order);
+  Waiter waiter = std::move(it->second);
+  bool oldest = queue_.begin()->first == waiter.order;
+  queue_.erase(waiter.order);
   waiting_.erase(it);
+  if (!waiter.acquired && --local_ == 0) evtimer_del(flush_timer_.get());
   if (oldest) PublishOldest();
-  return callback;
+  return waiter;
 }
 
 void MasterLink::PublishOldest() {
@@ -94,6 +159,7 @@ void MasterLink::PublishOldest() {
 }
 
 void MasterLink::SendStats(const RequestStats& stats) {
+  SendHanded();
   for (const ipc::Stats& family : stats.ToMessages()) channel_.SendBatched(family);
 }
 
@@ -113,6 +179,7 @@ void MasterLink::OnMessage(const ipc::Message& message) {
   if (const auto* grant = std::get_if<ipc::Grant>(&message)) return OnAnswer(grant->req, *grant);
   if (const auto* deny = std::get_if<ipc::Deny>(&message)) return OnAnswer(deny->req, *deny);
   if (const auto* welcome = std::get_if<ipc::Welcome>(&message)) return OnWelcome(*welcome);
+  if (std::holds_alternative<ipc::Flush>(message)) return FlushLocal();
   if (std::holds_alternative<ipc::Quit>(message)) return handlers_.on_quit();
   if (std::holds_alternative<ipc::Terminate>(message)) return handlers_.on_terminate();
   if (std::holds_alternative<ipc::Reopen>(message)) {
@@ -131,8 +198,8 @@ void MasterLink::OnWelcome(const ipc::Welcome& welcome) {
 }
 
 void MasterLink::OnAnswer(uint64_t req, const LeaseAnswer& answer) {
-  std::optional<LeaseCallback> callback = TakeWaiter(req);
-  if (!callback) {
+  std::optional<Waiter> waiter = TakeWaiter(req);
+  if (!waiter) {
     // A cancelled or handed-over request (the messages crossed), or a
     // stray: never keep a child.
     bool handed_over =
@@ -140,10 +207,11 @@ void MasterLink::OnAnswer(uint64_t req, const LeaseAnswer& answer) {
     if (cancelled_.erase(req) == 0 && !handed_over)
       Log(LogLevel::kWarn) << "req " << req << ": answer for an unknown request";
     if (const auto* grant = std::get_if<ipc::Grant>(&answer))
-      Release(req, grant->child_id, ipc::Outcome::kOk);
+      SendRelease(req, grant->child_id, ipc::Outcome::kOk);
     return;
   }
-  (*callback)(answer);
+  if (std::holds_alternative<ipc::Grant>(answer)) ++held_;
+  waiter->callback(answer);
 }
 
 void MasterLink::Lose(const std::string& reason) {

@@ -17,6 +17,20 @@
 // the master learns of it afterwards from one TRANSFER. A
 // GRANT for a request handed a child that way crossed the TRANSFER and is
 // released at once, as for a cancelled request.
+//
+// Local waits: while the table says the pool is saturated (no child free
+// or starting, none may be spawned), a request that arrives in a worker
+// holding a lease waits here without an ACQUIRE: the master could only have
+// queued it. A lease that ends ok goes to it (if it is the oldest of all
+// workers' waiters) and keeps the master's name for that lease, so the
+// master is not woken per request: it learns how many requests each child
+// served that way from HANDED lines sent with the counters and before any
+// RELEASE or TRANSFER. The local waiters' ACQUIREs (with how long each
+// waited) are sent, oldest first, when the master asks (FLUSH: saturation
+// ended), before a RELEASE (this worker holds one lease less), when there
+// are max_queue of them, and when the oldest has waited flush_after.
+// Once one waits here, later requests wait here too, so this worker's
+// ACQUIREs stay in the order its requests came.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +43,8 @@
 #include <unordered_set>
 #include <variant>
 
+#include "common/clock.h"
+#include "common/event_ptr.h"
 #include "common/ipc_channel.h"
 #include "common/ipc_protocol.h"
 #include "common/lease_table.h"
@@ -36,6 +52,12 @@
 #include "common/unique_fd.h"
 
 namespace valved::worker {
+
+/// Bounds on local waits (max_queue; half of queue_timeout, at most 1 s).
+struct LocalWaitLimits {
+  size_t max_waiters = 1000;
+  Duration flush_after = std::chrono::seconds(1);
+};
 
 class MasterLink {
  public:
@@ -50,14 +72,16 @@ class MasterLink {
   };
 
   /// Takes the channel fd and sends HELLO. `table` (may be nullptr: no
-  /// hand-overs) must outlive this link.
+  /// hand-overs, no local waits) must outlive this link.
   MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, Handlers handlers,
-             LeaseTable* table = nullptr);
+             LeaseTable* table = nullptr, LocalWaitLimits limits = {});
   MasterLink(const MasterLink&) = delete;
   MasterLink& operator=(const MasterLink&) = delete;
 
   /// Asks for a child for request `req`; `callback` runs once with GRANT or
-  /// DENY, unless Cancel(req) comes first.
+  /// DENY, unless Cancel(req) comes first. The GRANT names the lease as the
+  /// master knows it (not always `req`: a local wait's hand-over keeps the
+  /// name); Release() and ReleaseOk() take that name.
   void Acquire(uint64_t req, LeaseCallback callback);
   /// The client left before an answer: forget the callback, tell the master.
   void Cancel(uint64_t req);
@@ -73,17 +97,32 @@ class MasterLink {
   void WhenFlushed(std::function<void()> done);
 
   size_t waiting() const { return waiting_.size(); }
+  /// Of those, the ones waiting without an ACQUIRE.
+  size_t waiting_locally() const { return local_; }
 
  private:
   struct Waiter {
     LeaseCallback callback;
-    uint64_t order;    ///< key in queue_; the ACQUIRE's number (LeaseTable::TakeWaiter)
-    int64_t since_ns;  ///< steady clock, for the lease table
+    uint64_t order;         ///< key in queue_: arrival
+    int64_t since_ns;       ///< steady clock, for the lease table
+    bool acquired = false;  ///< its ACQUIRE is sent (else it waits locally)
+    uint64_t number = 0;    ///< the ACQUIRE's number (LeaseTable::TakeWaiter)
   };
 
   bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
-  /// Forgets the waiter for `req`; its callback, or nullopt if none waits.
-  std::optional<LeaseCallback> TakeWaiter(uint64_t req);
+  bool MayWaitLocally() const;
+  void WaitLocally();
+  /// `waited_here`: the ACQUIRE says how long it waited locally.
+  void SendAcquire(uint64_t req, bool waited_here);
+  /// Sends the ACQUIREs of every local waiter, oldest first.
+  void FlushLocal();
+  /// Sends the HANDED counts not sent yet.
+  void SendHanded();
+  /// A RELEASE, after what the master must read first.
+  void SendRelease(uint64_t req, uint64_t child_id, ipc::Outcome outcome);
+  static void OnFlushTimer(evutil_socket_t, short, void* arg);
+  /// Forgets the waiter for `req`, if any waits.
+  std::optional<Waiter> TakeWaiter(uint64_t req);
   /// Tells the lease table when the oldest waiter asked.
   void PublishOldest();
   void Dispatch(const ipc::Message& message);
@@ -95,6 +134,12 @@ class MasterLink {
   Handlers handlers_;
   uint64_t worker_id_;
   LeaseTable* table_;
+  LocalWaitLimits limits_;
+  size_t local_ = 0;             // waiters without an ACQUIRE
+  size_t held_ = 0;              // leases granted and not released
+  uint64_t acquires_sent_ = 0;   // numbers the next ACQUIRE
+  std::map<uint64_t, uint64_t> handed_;  // child id -> hand-overs to local waiters, not yet sent
+  EventPtr flush_timer_;
   std::unordered_map<uint64_t, Waiter> waiting_;
   std::map<uint64_t, uint64_t> queue_;  // order -> req, oldest first
   uint64_t next_order_ = 0;

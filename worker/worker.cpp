@@ -43,6 +43,11 @@ void SetParserHeadLimit(const Config& config) {
   http_parser_set_max_header_size(std::max<uint32_t>(wanted, HTTP_MAX_HEADER_SIZE));
 }
 
+LocalWaitLimits LocalWaitLimitsOf(const Config& config) {
+  return {static_cast<size_t>(std::max(config.max_queue, 1)),
+          std::min<Duration>(config.queue_timeout / 2, std::chrono::seconds(1))};
+}
+
 }  // namespace
 
 Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
@@ -55,7 +60,7 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
               MasterLink::Handlers{[this] { OnQuit(); }, [this] { OnTerminate(); },
                                    [this](const std::string& reason) { OnMasterLost(reason); },
                                    [this] { OnReopen(); }},
-              config_.lease_handover ? lease_table : nullptr),
+              config_.lease_handover ? lease_table : nullptr, LocalWaitLimitsOf(config_)),
       temp_dir_(!config_.temp_dir.empty() ? config_.temp_dir
                 : !runtime_dir.empty()    ? runtime_dir
                                           : "/tmp"),
