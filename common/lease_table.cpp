@@ -142,6 +142,7 @@ bool LeaseTable::TakeWaiter(uint64_t worker_id, uint64_t order) {
 
 void LeaseTable::ClearWorker(uint64_t worker_id) {
   PublishOldest(worker_id, 0);
+  PublishLocal(worker_id, 0);
   WorkerWord& slot = layout_->workers[worker_id % kWorkerSlots];
   if (std::atomic_ref<uint64_t>(slot.owner).load() != worker_id) return;
   std::atomic_ref<uint64_t>(slot.owner).store(0);
@@ -163,6 +164,37 @@ bool LeaseTable::Saturated() const {
 bool LeaseTable::HasWaiters(uint64_t worker_id) const {
   return std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].oldest_ns).load() !=
          0;
+}
+
+void LeaseTable::PublishLocal(uint64_t worker_id, size_t count) {
+  std::atomic_ref<uint64_t>(layout_->workers[worker_id % kWorkerSlots].local)
+      .store(count, std::memory_order_relaxed);
+}
+
+void LeaseTable::PublishQueued(size_t count) {
+  std::atomic_ref<uint64_t>(layout_->queued).store(count, std::memory_order_relaxed);
+}
+
+size_t LeaseTable::QueueLength() const {
+  return std::atomic_ref<uint64_t>(layout_->queued).load(std::memory_order_relaxed) +
+         LocalWaiters();
+}
+
+size_t LeaseTable::LocalWaiters() const {
+  size_t sum = 0;
+  for (WorkerWord& slot : layout_->workers)
+    sum += std::atomic_ref<uint64_t>(slot.local).load(std::memory_order_relaxed);
+  return sum;
+}
+
+int64_t LeaseTable::OldestOfAllNs() const {
+  int64_t oldest = 0;
+  for (WorkerWord& slot : layout_->workers) {
+    auto since = static_cast<int64_t>(
+        std::atomic_ref<uint64_t>(slot.oldest_ns).load(std::memory_order_relaxed));
+    if (since != 0 && (oldest == 0 || since < oldest)) oldest = since;
+  }
+  return oldest;
 }
 
 bool LeaseTable::Claim(uint64_t child_id) {

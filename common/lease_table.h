@@ -81,6 +81,14 @@ class LeaseTable {
   void PublishSaturated(bool saturated);
   /// Whether the worker has a request waiting (it published one).
   bool HasWaiters(uint64_t worker_id) const;
+  /// How many requests wait in the master's queue.
+  void PublishQueued(size_t count);
+  /// Requests waiting in their workers without an ACQUIRE, all workers.
+  size_t LocalWaiters() const;
+  /// Requests waiting anywhere: the master's queue and local waits (max_queue).
+  size_t QueueLength() const;
+  /// When the oldest waiter of all workers asked (ns, steady clock; 0: none).
+  int64_t OldestOfAllNs() const;
 
   // --- a worker's side
   /// Claims the child for one more request: true when it is open and has a
@@ -96,15 +104,19 @@ class LeaseTable {
   /// Gives back the request Claim() spent (the hand-over did not happen).
   void Unclaim(uint64_t child_id);
   bool Saturated() const;
+  /// How many of this worker's requests wait without an ACQUIRE (status).
+  void PublishLocal(uint64_t worker_id, size_t count);
 
  private:
   struct alignas(64) WorkerWord {
     uint64_t oldest_ns;
     uint64_t queue;  ///< read << 32 | the first not given a child
     uint64_t owner;  ///< the worker id the queue word belongs to (ids may share a slot)
+    uint64_t local;  ///< requests waiting in the worker without an ACQUIRE
   };
   struct Layout {
     alignas(64) uint64_t saturated;
+    uint64_t queued;  ///< the master's queue length
     uint64_t children[kChildSlots];
     WorkerWord workers[kWorkerSlots];
   };

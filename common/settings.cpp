@@ -290,8 +290,11 @@ const Entry kEntries[] = {
           "When a lease ends cleanly and a request of the same worker waits in the master's queue, "
           "the worker gives the child to that request at once and tells the master afterwards, "
           "instead of a RELEASE and a GRANT (two process wake-ups between R's response and its "
-          "next request). FIFO order across workers, n_max, max_requests and draining still hold. "
-          "false sends every lease back through the master."},
+          "next request). While the pool is saturated (no child free, none may be spawned), a "
+          "worker holding a lease also keeps new requests to itself and hands the lease on to "
+          "them, so the master is not woken per request. FIFO order across workers, n_max, "
+          "max_requests, queue_timeout and draining still hold. false sends every lease back "
+          "through the master."},
      .field = &Config::lease_handover},
     {.info =
          {"request_buffering", T::kBool, "", "BOOL", kRequests,

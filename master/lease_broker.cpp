@@ -60,9 +60,7 @@ void LeaseBroker::Handed(const ipc::Handed& handed) {
   waited_ += handed.count;
 }
 
-bool LeaseBroker::Saturated() const {
-  return !closed_ && pool_.Saturated();
-}
+bool LeaseBroker::Saturated() const { return !closed_ && pool_.Saturated(); }
 
 void LeaseBroker::Cancel(uint64_t worker_id, uint64_t req) { TakeWaiter(worker_id, req); }
 
@@ -141,9 +139,21 @@ void LeaseBroker::Close(ipc::DenyReason reason) {
   waitlist_.clear();
 }
 
+size_t LeaseBroker::queue_length() const {
+  return waitlist_.size() + (table_ ? table_->LocalWaiters() : 0);
+}
+
+// The workers publish steady-clock times, which clock_ (steady in the
+// master) can be compared with only through the real clock's age.
 std::optional<TimePoint> LeaseBroker::oldest_since() const {
-  if (waitlist_.empty()) return std::nullopt;
-  return waitlist_.front().since;
+  std::optional<TimePoint> oldest;
+  if (!waitlist_.empty()) oldest = waitlist_.front().since;
+  if (int64_t ns = table_ ? table_->OldestOfAllNs() : 0; ns != 0) {
+    auto age = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(ns);
+    TimePoint local = clock_.Now() - std::chrono::duration_cast<Duration>(age);
+    if (!oldest || local < *oldest) oldest = local;
+  }
+  return oldest;
 }
 
 void LeaseBroker::Deny(const Waiter& waiter, ipc::DenyReason reason) {

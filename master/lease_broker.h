@@ -58,13 +58,15 @@ class LeaseBroker {
   /// DENYs every waiter with `reason` and refuses new ones from now on.
   void Close(ipc::DenyReason reason);
   size_t waiting() const { return waitlist_.size(); }
+  /// Every request waiting for a child: here, and in the workers (local waits).
+  size_t queue_length() const;
   /// Requests that found no free child and had to wait (recycling and reload
   /// must never add to this). Not logged as a total; kept for tests and for
   /// the metrics to come.
   uint64_t waited() const { return waited_; }
   /// Hand-overs applied (TRANSFERs of a lease the child still held).
   uint64_t handovers() const { return handovers_; }
-  /// When the oldest waiter arrived; nullopt when none waits.
+  /// When the oldest waiter arrived, here or in a worker; nullopt when none waits.
   std::optional<TimePoint> oldest_since() const;
   /// DENYs sent so far, indexed by ipc::DenyReason.
   const std::array<uint64_t, 4>& denials() const { return denials_; }

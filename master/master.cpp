@@ -184,7 +184,7 @@ void Master::UpdateNotify() {
 std::string Master::PoolSummary() const {
   size_t busy = pool_->Count(ChildState::kBusy) + pool_->Count(ChildState::kDraining);
   return std::to_string(busy) + "/" + std::to_string(config_.n_max) + " R children busy, queue " +
-         std::to_string(broker_->waiting());
+         std::to_string(broker_->queue_length());
 }
 
 bool Master::IsReady(std::string* why) const {
@@ -231,7 +231,7 @@ StatusSnapshot Master::Snapshot() const {
   }
   s.reloads_ok = reloads_ok_;
   s.reloads_abandoned = reloads_abandoned_;
-  s.queue_length = broker_->waiting();
+  s.queue_length = broker_->queue_length();
   if (auto oldest = broker_->oldest_since()) s.oldest_wait_seconds = seconds(*oldest);
   s.queued_total = broker_->waited();
   s.handovers = broker_->handovers();
@@ -563,12 +563,14 @@ void Master::AfterEvent() {
 // their ACQUIREs, so that a child free here or one spawned serves them. The
 // table word is written before the waiters are read (see LeaseTable).
 void Master::PublishSaturation() {
+  lease_table_->PublishQueued(broker_->waiting());
   bool saturated = broker_->Saturated();
   if (saturated == saturated_) return;
   saturated_ = saturated;
   lease_table_->PublishSaturated(saturated);
   if (!saturated)
-    supervisor_->Broadcast(ipc::Flush{}, [this](uint64_t id) { return lease_table_->HasWaiters(id); });
+    supervisor_->Broadcast(ipc::Flush{},
+                           [this](uint64_t id) { return lease_table_->HasWaiters(id); });
 }
 
 // Graceful: workers stop accepting and finish what they hold; children stay

@@ -228,10 +228,10 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
   RequestHead head = parser_.head();
   if (request_body_) head = WithBufferedBody(head, evbuffer_get_length(request_body_.get()));
   bool keep_alive = host_.config().child_keepalive && !head.is_head();
-  upstream_ = std::make_unique<Upstream>(host_.base(), host_.master(), host_.child_connections(),
-                                         Upstream::Lease{grant.req, grant.child_id, grant.socket_path},
-                                         host_.config().timeout, head.is_head(), keep_alive,
-                                         static_cast<Upstream::Sink*>(this), LogPrefix());
+  upstream_ = std::make_unique<Upstream>(
+      host_.base(), host_.master(), host_.child_connections(),
+      Upstream::Lease{grant.req, grant.child_id, grant.socket_path}, host_.config().timeout,
+      head.is_head(), keep_alive, static_cast<Upstream::Sink*>(this), LogPrefix());
   std::string error;
   if (!upstream_->Start(ChildRequestHead(head, peer_, keep_alive), head.chunked, &error)) {
     host_.graveyard().Bury(std::move(upstream_));

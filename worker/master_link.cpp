@@ -49,12 +49,13 @@ void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
 
 // Only behind a lease of this worker, which is handed over when it ends.
 bool MasterLink::MayWaitLocally() const {
-  if (!table_ || held_ == 0 || local_ >= limits_.max_waiters) return false;
+  if (!table_ || held_ == 0 || table_->QueueLength() >= limits_.max_waiters) return false;
   return local_ > 0 || table_->Saturated();
 }
 
 void MasterLink::WaitLocally() {
-  if (local_++ > 0) return;
+  table_->PublishLocal(worker_id_, ++local_);
+  if (local_ > 1) return;
   timeval delay = ToTimeval(limits_.flush_after);
   evtimer_add(flush_timer_.get(), &delay);
 }
@@ -64,8 +65,7 @@ void MasterLink::SendAcquire(uint64_t req, bool waited_here) {
   waiter.acquired = true;
   waiter.number = acquires_sent_++;
   uint64_t waited_us = 0;
-  if (waited_here)
-    waited_us = std::max<int64_t>((SteadyNowNs() - waiter.since_ns) / 1000, 1);
+  if (waited_here) waited_us = std::max<int64_t>((SteadyNowNs() - waiter.since_ns) / 1000, 1);
   channel_.SendBatched(ipc::Acquire{req, waited_us});
 }
 
@@ -75,6 +75,7 @@ void MasterLink::FlushLocal() {
     if (!waiting_.at(req).acquired) SendAcquire(req, true);
   }
   local_ = 0;
+  table_->PublishLocal(worker_id_, 0);
   evtimer_del(flush_timer_.get());
 }
 
@@ -122,8 +123,14 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   if (!table_->OldestOfAll(worker_id_, waiter.since_ns) || !table_->Claim(child_id)) return false;
   if (!waiter.acquired) {
     // A local wait: the lease goes on under its name; HANDED tells the master.
-    LeaseCallback callback = std::move(TakeWaiter(req)->callback);
+    Waiter local = *TakeWaiter(req);
     ++handed_[child_id];
+    if (LogEnabled(LogLevel::kInfo))
+      Log(LogLevel::kInfo) << "req " << req << ": waited "
+                           << Seconds(std::chrono::duration_cast<Duration>(
+                                  std::chrono::nanoseconds(SteadyNowNs() - local.since_ns)))
+                           << "s for a free child (in its worker)";
+    LeaseCallback callback = std::move(local.callback);
     callback(ipc::Grant{from_req, child_id, socket_path});
     return true;
   }
@@ -147,7 +154,10 @@ std::optional<MasterLink::Waiter> MasterLink::TakeWaiter(uint64_t req) {
   bool oldest = queue_.begin()->first == waiter.order;
   queue_.erase(waiter.order);
   waiting_.erase(it);
-  if (!waiter.acquired && --local_ == 0) evtimer_del(flush_timer_.get());
+  if (!waiter.acquired) {
+    table_->PublishLocal(worker_id_, --local_);
+    if (local_ == 0) evtimer_del(flush_timer_.get());
+  }
   if (oldest) PublishOldest();
   return waiter;
 }

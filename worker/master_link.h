@@ -28,7 +28,8 @@
 // RELEASE or TRANSFER. The local waiters' ACQUIREs (with how long each
 // waited) are sent, oldest first, when the master asks (FLUSH: saturation
 // ended), before a RELEASE (this worker holds one lease less), when there
-// are max_queue of them, and when the oldest has waited flush_after.
+// are max_queue waiting in all (the master then answers queue_full), and
+// when the oldest has waited flush_after.
 // Once one waits here, later requests wait here too, so this worker's
 // ACQUIREs stay in the order its requests came.
 #pragma once
@@ -55,7 +56,7 @@ namespace valved::worker {
 
 /// Bounds on local waits (max_queue; half of queue_timeout, at most 1 s).
 struct LocalWaitLimits {
-  size_t max_waiters = 1000;
+  size_t max_waiters = 1000;  ///< waiting anywhere (LeaseTable::QueueLength)
   Duration flush_after = std::chrono::seconds(1);
 };
 
@@ -135,9 +136,9 @@ class MasterLink {
   uint64_t worker_id_;
   LeaseTable* table_;
   LocalWaitLimits limits_;
-  size_t local_ = 0;             // waiters without an ACQUIRE
-  size_t held_ = 0;              // leases granted and not released
-  uint64_t acquires_sent_ = 0;   // numbers the next ACQUIRE
+  size_t local_ = 0;                     // waiters without an ACQUIRE
+  size_t held_ = 0;                      // leases granted and not released
+  uint64_t acquires_sent_ = 0;           // numbers the next ACQUIRE
   std::map<uint64_t, uint64_t> handed_;  // child id -> hand-overs to local waiters, not yet sent
   EventPtr flush_timer_;
   std::unordered_map<uint64_t, Waiter> waiting_;

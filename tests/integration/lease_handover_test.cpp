@@ -1,7 +1,8 @@
 // Lease hand-overs (common/lease_table.h) with the real binary and real R:
 // a queued request gets the child its worker's previous request just
 // finished with, without the master; max_requests still bounds what a child
-// is handed; FIFO holds across two workers.
+// is handed; FIFO holds across two workers; under load, requests wait in
+// their worker (local waits) and the master still counts every one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -65,7 +66,34 @@ class LeaseHandoverIntegrationTest : public StatusTest {
   void GetOk(const std::string& target) {
     EXPECT_EQ(HttpGet(instance()->port(), target).status, 200) << target;
   }
+  /// Requests served by each child, as the master counts them.
+  std::vector<double> ChildRequests() {
+    return JsonNumbers(StatusJson(), "requests", "\"children\"", "\"totals\"");
+  }
 };
+
+TEST_F(LeaseHandoverIntegrationTest, UnderLoadRequestsWaitInTheWorkerAndEveryOneIsCounted) {
+  ASSERT_TRUE(StartHandingOver(1));
+  std::vector<double> before = ChildRequests();
+  ASSERT_EQ(before.size(), 1u);
+  constexpr int kClients = 4, kEach = 25;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) GetOk("/ok");
+    });
+  for (std::thread& t : clients) t.join();
+  double want = before[0] + kClients * kEach;
+  // The worker reports what it handed over locally with its counters.
+  EXPECT_TRUE(Eventually(
+      10s, [&] { return ChildRequests() == std::vector<double>{want}; },
+      "the child's count to reach " + std::to_string(want)));
+  EXPECT_FALSE(instance()->LogLines(std::regex("for a free child \\(in its worker\\)")).empty())
+      << "four clients on one child: some requests waited in the worker";
+  EXPECT_EQ(MetricNow("valved_leases"), 0);
+  EXPECT_EQ(MetricNow("valved_queue_length"), 0);
+  GetOk("/ok");
+}
 
 TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildWithoutTheMaster) {
   ASSERT_TRUE(StartHandingOver(1));

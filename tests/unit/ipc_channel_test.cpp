@@ -12,6 +12,7 @@
 
 #include "common/event_ptr.h"
 #include "common/unique_fd.h"
+#include "tests/unit/read_now.h"
 
 namespace valved {
 namespace {
@@ -36,15 +37,7 @@ class IpcChannelTest : public ::testing::Test {
   }
 
   /// What the peer can read now, without waiting.
-  std::string PeerReads() {
-    char buf[4096];
-    ssize_t n = recv(peer_.get(), buf, sizeof buf, MSG_DONTWAIT);
-    if (n < 0) {
-      EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << "recv: errno " << errno;
-      return "";
-    }
-    return std::string(buf, static_cast<size_t>(n));
-  }
+  std::string PeerReads() { return testing::ReadNow(peer_.get()); }
 
   static void RunBody(evutil_socket_t, short, void* arg) {
     static_cast<IpcChannelTest*>(arg)->body_();
