@@ -86,12 +86,14 @@ heap_filler <- new.env(parent = emptyenv())
 # the nodes in use (cons cells, and one header per vector) reach the
 # trigger, and a collection that leaves less than 20 % of it free makes the
 # next one a deeper one (R's R_MinFreeFrac), so it must stay above 0.2 by
-# what a child keeps between its level-1 collections (~1 % of the trigger
-# with bench/model_api.R). Each 0.01 less is ~0.9 MB less private memory
-# per child and ~5 % more collections. 0.21 was too close: a child of
-# bench/model_api.R then made its first full collection (which makes the
-# template's whole heap its own) after ~1,300 requests.
-kFreeNodeShare <- 0.22
+# what a child keeps between its level-1 collections (~1-2 % of the
+# trigger with bench/model_api.R). Each 0.01 less is ~0.9 MB less private
+# memory per child and ~5 % more collections, but at 0.22 a child's
+# collections left 20-22 % free, and at 0.21 a child of bench/model_api.R
+# made its first full collection (which makes the template's whole heap its
+# own) after ~1,300 requests. The trigger itself is made smaller instead:
+# the master starts the template with R_GC_GROWFRAC=0.75.
+kFreeNodeShare <- 0.25
 
 # Prepares the heap the children inherit. Everything the template holds goes
 # to R's oldest generation, which the children's minor (level 0) and

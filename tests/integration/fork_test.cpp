@@ -34,6 +34,16 @@ bool IsForked(pid_t pid) {
          });
 }
 
+/// Whether process `pid`'s environment holds `entry` ("NAME=value").
+bool HasEnvEntry(pid_t pid, const std::string& entry) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string item;
+  while (std::getline(in, item, '\0')) {
+    if (item == entry) return true;
+  }
+  return false;
+}
+
 /// The template's spares (r/template.R): the children of its intermediate
 /// processes, forked and warmed up ahead of the master's fork commands.
 std::vector<pid_t> Spares(pid_t template_pid) {
@@ -130,6 +140,9 @@ TEST_F(ForkTest, AForkedChildAnswersLikeAFreshOneAndIsTheMastersChild) {
   std::string stdin_pipe = fs::read_symlink("/proc/" + std::to_string(tmpl->pid) + "/fd/0");
   EXPECT_EQ(fds.body.find(stdin_pipe), std::string::npos)
       << "the child holds the template's command pipe " << stdin_pipe << ": " << fds.body;
+  // R's trigger growth for the template only (its trigger is the children's).
+  EXPECT_TRUE(HasEnvEntry(tmpl->pid, "R_GC_GROWFRAC=0.75"));
+  EXPECT_FALSE(HasEnvEntry(fresh->ReadyRChildPids().at(0), "R_GC_GROWFRAC=0.75"));
 }
 
 TEST_F(ForkTest, ChildrenAreIndependentAndDrawDifferentRandomNumbers) {
