@@ -70,7 +70,8 @@ struct Formatter {
            std::to_string(m.child_id);
   }
   std::string operator()(const Handed& m) const {
-    return "HANDED " + std::to_string(m.child_id) + " " + std::to_string(m.count);
+    return "HANDED " + std::to_string(m.child_id) + " " + std::to_string(m.count) + " " +
+           std::to_string(m.waited);
   }
   std::string operator()(const Flush&) const { return "FLUSH"; }
   std::string operator()(const Quit&) const { return "QUIT"; }
@@ -98,7 +99,8 @@ std::optional<Message> ParseTokens(const std::vector<std::string_view>& t, std::
   if (verb == "WELCOME" && arity(1) && ParseId(t[1], &a)) return Welcome{static_cast<int>(a)};
   if (verb == "ACQUIRE" && arity(1) && ParseId(t[1], &a)) return Acquire{a};
   if (verb == "ACQUIRE" && arity(2) && ParseId(t[1], &a) && ParseId(t[2], &b)) return Acquire{a, b};
-  if (verb == "HANDED" && arity(2) && ParseId(t[1], &a) && ParseId(t[2], &b)) return Handed{a, b};
+  if (verb == "HANDED" && arity(3) && ParseId(t[1], &a) && ParseId(t[2], &b) && ParseId(t[3], &c))
+    return Handed{a, b, c};
   if (verb == "FLUSH" && arity(0)) return Flush{};
   if (verb == "GRANT" && arity(3) && ParseId(t[1], &a) && ParseId(t[2], &b))
     return Grant{a, b, std::string(t[3])};

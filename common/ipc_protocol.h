@@ -18,9 +18,10 @@
 //                                               lease for <from-req> ended ok, to its
 //                                               waiting request <to-req> (the lease
 //                                               table allowed it; common/lease_table.h)
-//   W->M  HANDED <child-id> <n>                 the worker handed the child, on its lease,
-//                                               to <n> more requests that waited in the
-//                                               worker without an ACQUIRE (local waits)
+//   W->M  HANDED <child-id> <n> <waited>        the worker gave the child, on its lease, to
+//                                               <n> more requests without an ACQUIRE, of
+//                                               which <waited> waited in the worker (local
+//                                               waits; the rest came while it lingered)
 //   M->W  FLUSH                                 send the ACQUIREs of every local waiter
 //   M->W  QUIT | TERMINATE | REOPEN             graceful stop | exit now | reopen logs
 //   W->M  STATS <family> <n>...                 the worker's counters of one family so far
@@ -102,6 +103,7 @@ struct Stats {
 struct Handed {
   uint64_t child_id = 0;
   uint64_t count = 0;
+  uint64_t waited = 0;  ///< of `count`
 };
 struct Flush {};
 struct Quit {};

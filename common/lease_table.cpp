@@ -175,6 +175,14 @@ void LeaseTable::PublishQueued(size_t count) {
   std::atomic_ref<uint64_t>(layout_->queued).store(count, std::memory_order_relaxed);
 }
 
+void LeaseTable::PublishWorkers(size_t count) {
+  std::atomic_ref<uint64_t>(layout_->worker_count).store(count);
+}
+
+size_t LeaseTable::Workers() const {
+  return std::atomic_ref<uint64_t>(layout_->worker_count).load();
+}
+
 size_t LeaseTable::QueueLength() const {
   return std::atomic_ref<uint64_t>(layout_->queued).load(std::memory_order_relaxed) +
          LocalWaiters();

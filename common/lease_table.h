@@ -83,6 +83,8 @@ class LeaseTable {
   bool HasWaiters(uint64_t worker_id) const;
   /// How many requests wait in the master's queue.
   void PublishQueued(size_t count);
+  /// How many workers there are (a lease lingers only with one).
+  void PublishWorkers(size_t count);
   /// Requests waiting in their workers without an ACQUIRE, all workers.
   size_t LocalWaiters() const;
   /// Requests waiting anywhere: the master's queue and local waits (max_queue).
@@ -104,6 +106,7 @@ class LeaseTable {
   /// Gives back the request Claim() spent (the hand-over did not happen).
   void Unclaim(uint64_t child_id);
   bool Saturated() const;
+  size_t Workers() const;
   /// How many of this worker's requests wait without an ACQUIRE (status).
   void PublishLocal(uint64_t worker_id, size_t count);
 
@@ -116,7 +119,8 @@ class LeaseTable {
   };
   struct Layout {
     alignas(64) uint64_t saturated;
-    uint64_t queued;  ///< the master's queue length
+    uint64_t queued;        ///< the master's queue length
+    uint64_t worker_count;  ///< workers alive
     uint64_t children[kChildSlots];
     WorkerWord workers[kWorkerSlots];
   };

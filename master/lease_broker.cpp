@@ -57,7 +57,7 @@ void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req, Duration waited) {
 void LeaseBroker::Handed(const ipc::Handed& handed) {
   if (!pool_.CountHandovers(handed.child_id, handed.count)) return;
   handovers_ += handed.count;
-  waited_ += handed.count;
+  waited_ += std::min(handed.waited, handed.count);
 }
 
 bool LeaseBroker::Saturated() const { return !closed_ && pool_.Saturated(); }

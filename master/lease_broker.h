@@ -42,8 +42,8 @@ class LeaseBroker {
   /// A worker handed a child from one of its requests to the next
   /// (ipc::Transfer): the later one no longer waits, and holds the lease.
   void Transfer(uint64_t worker_id, const ipc::Transfer& transfer);
-  /// A worker handed a child, on its lease, to `handed.count` requests that
-  /// waited in the worker (ipc::Handed): each was served and had waited.
+  /// A worker gave a child, on its lease, to `handed.count` more requests
+  /// (ipc::Handed): each was served; `handed.waited` of them had waited.
   void Handed(const ipc::Handed& handed);
   /// Whether a request arriving now could only wait: no child free or
   /// starting, none may be spawned, and not closed (common/lease_table.h).

@@ -564,6 +564,7 @@ void Master::AfterEvent() {
 // table word is written before the waiters are read (see LeaseTable).
 void Master::PublishSaturation() {
   lease_table_->PublishQueued(broker_->waiting());
+  lease_table_->PublishWorkers(supervisor_->alive());
   bool saturated = broker_->Saturated();
   if (saturated == saturated_) return;
   saturated_ = saturated;

@@ -14,6 +14,10 @@ namespace {
 // within a few messages.
 constexpr size_t kHandedOverRemembered = 64;
 
+// Longer than a client's turn-around on loopback or a LAN (tens to hundreds
+// of microseconds), short enough that an idle child is soon free again.
+constexpr timeval kLinger = {0, 2000};
+
 int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -29,6 +33,7 @@ MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, H
       table_(table),
       limits_(limits),
       flush_timer_(evtimer_new(base, OnFlushTimer, this)),
+      linger_timer_(evtimer_new(base, OnLingerTimer, this)),
       channel_(
           base, std::move(channel), "master", [this](const ipc::Message& m) { Dispatch(m); },
           [this](const std::string& reason) { Lose(reason); }) {
@@ -38,6 +43,7 @@ MasterLink::MasterLink(event_base* base, UniqueFd channel, uint64_t worker_id, H
 // The waiter is published (PublishOldest) before the table's saturation is
 // read: see LeaseTable::PublishSaturated.
 void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
+  if (TakeLingering(req, callback)) return;
   uint64_t order = next_order_++;
   waiting_[req] = {std::move(callback), order, SteadyNowNs()};
   queue_.emplace(order, req);
@@ -84,8 +90,49 @@ void MasterLink::OnFlushTimer(evutil_socket_t, short, void* arg) {
 }
 
 void MasterLink::SendHanded() {
-  for (const auto& [child_id, count] : handed_) channel_.SendBatched(ipc::Handed{child_id, count});
+  for (const auto& [child_id, handed] : handed_) channel_.SendBatched(handed);
   handed_.clear();
+}
+
+bool MasterLink::Linger(uint64_t req, uint64_t child_id, const std::string& socket_path) {
+  if (!table_ || !queue_.empty() || table_->Workers() != 1 || table_->QueueLength() != 0)
+    return false;
+  lingering_.push_back({req, child_id, socket_path});
+  evtimer_add(linger_timer_.get(), &kLinger);
+  return true;
+}
+
+// The most recent first: its connection to R is the one most surely alive.
+bool MasterLink::TakeLingering(uint64_t req, const LeaseCallback& callback) {
+  while (!lingering_.empty()) {
+    Lingering lease = std::move(lingering_.back());
+    lingering_.pop_back();
+    if (lingering_.empty()) evtimer_del(linger_timer_.get());
+    if (!table_->Claim(lease.child_id)) {  // closed meanwhile (drain, max_requests)
+      Release(lease.req, lease.child_id, ipc::Outcome::kOk);
+      continue;
+    }
+    ipc::Handed& handed = handed_[lease.child_id];
+    handed.child_id = lease.child_id;
+    ++handed.count;
+    if (LogEnabled(LogLevel::kDebug))
+      Log(LogLevel::kDebug) << "req " << req << ": takes on lease " << lease.req << " of child#"
+                            << lease.child_id;
+    callback(ipc::Grant{lease.req, lease.child_id, lease.socket_path});
+    return true;
+  }
+  return false;
+}
+
+void MasterLink::EndLingering() {
+  std::vector<Lingering> ending;
+  ending.swap(lingering_);
+  evtimer_del(linger_timer_.get());
+  for (const Lingering& lease : ending) Release(lease.req, lease.child_id, ipc::Outcome::kOk);
+}
+
+void MasterLink::OnLingerTimer(evutil_socket_t, short, void* arg) {
+  static_cast<MasterLink*>(arg)->EndLingering();
 }
 
 void MasterLink::Cancel(uint64_t req) {
@@ -111,7 +158,8 @@ void MasterLink::SendRelease(uint64_t req, uint64_t child_id, ipc::Outcome outco
 }
 
 void MasterLink::ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path) {
-  if (!HandOver(req, child_id, socket_path)) Release(req, child_id, ipc::Outcome::kOk);
+  if (HandOver(req, child_id, socket_path) || Linger(req, child_id, socket_path)) return;
+  Release(req, child_id, ipc::Outcome::kOk);
 }
 
 // Neither the waiter's callback, which writes to the child, nor the
@@ -124,7 +172,10 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   if (!waiter.acquired) {
     // A local wait: the lease goes on under its name; HANDED tells the master.
     Waiter local = *TakeWaiter(req);
-    ++handed_[child_id];
+    ipc::Handed& handed = handed_[child_id];
+    handed.child_id = child_id;
+    ++handed.count;
+    ++handed.waited;
     if (LogEnabled(LogLevel::kInfo))
       Log(LogLevel::kInfo) << "req " << req << ": waited "
                            << Seconds(std::chrono::duration_cast<Duration>(
@@ -190,7 +241,10 @@ void MasterLink::OnMessage(const ipc::Message& message) {
   if (const auto* deny = std::get_if<ipc::Deny>(&message)) return OnAnswer(deny->req, *deny);
   if (const auto* welcome = std::get_if<ipc::Welcome>(&message)) return OnWelcome(*welcome);
   if (std::holds_alternative<ipc::Flush>(message)) return FlushLocal();
-  if (std::holds_alternative<ipc::Quit>(message)) return handlers_.on_quit();
+  if (std::holds_alternative<ipc::Quit>(message)) {
+    EndLingering();
+    return handlers_.on_quit();
+  }
   if (std::holds_alternative<ipc::Terminate>(message)) return handlers_.on_terminate();
   if (std::holds_alternative<ipc::Reopen>(message)) {
     std::string error;

@@ -30,6 +30,15 @@
 // ended), before a RELEASE (this worker holds one lease less), when there
 // are max_queue waiting in all (the master then answers queue_full), and
 // when the oldest has waited flush_after.
+//
+// Lingering: with one worker (the table says how many), a lease that ends
+// ok with nobody waiting anywhere is kept for kLinger (2 ms), and a request
+// that arrives meanwhile takes it on, as a local waiter would (counted in
+// HANDED, not as a wait). A client on a kept-alive connection sends its
+// next request within that time, so below saturation too the master is not
+// woken per request. Only with one worker: a lingering child is busy to the
+// master, and another worker's request would have to wait for it or make the
+// master spawn. QUIT and the timer end it (RELEASE).
 // Once one waits here, later requests wait here too, so this worker's
 // ACQUIREs stay in the order its requests came.
 #pragma once
@@ -43,6 +52,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/event_ptr.h"
@@ -112,6 +122,13 @@ class MasterLink {
 
   bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
   bool MayWaitLocally() const;
+  /// Keeps the lease for the next request (lingering), if it may.
+  bool Linger(uint64_t req, uint64_t child_id, const std::string& socket_path);
+  /// Gives `req` a lingering lease: true when one was free to take.
+  bool TakeLingering(uint64_t req, const LeaseCallback& callback);
+  /// RELEASEs every lingering lease.
+  void EndLingering();
+  static void OnLingerTimer(evutil_socket_t, short, void* arg);
   void WaitLocally();
   /// `waited_here`: the ACQUIRE says how long it waited locally.
   void SendAcquire(uint64_t req, bool waited_here);
@@ -136,11 +153,18 @@ class MasterLink {
   uint64_t worker_id_;
   LeaseTable* table_;
   LocalWaitLimits limits_;
-  size_t local_ = 0;                     // waiters without an ACQUIRE
-  size_t held_ = 0;                      // leases granted and not released
-  uint64_t acquires_sent_ = 0;           // numbers the next ACQUIRE
-  std::map<uint64_t, uint64_t> handed_;  // child id -> hand-overs to local waiters, not yet sent
+  size_t local_ = 0;            // waiters without an ACQUIRE
+  size_t held_ = 0;             // leases granted and not released
+  uint64_t acquires_sent_ = 0;  // numbers the next ACQUIRE
+  struct Lingering {
+    uint64_t req;  ///< the lease's name
+    uint64_t child_id;
+    std::string socket_path;
+  };
+  std::vector<Lingering> lingering_;
+  std::map<uint64_t, ipc::Handed> handed_;  // by child id: not yet sent
   EventPtr flush_timer_;
+  EventPtr linger_timer_;
   std::unordered_map<uint64_t, Waiter> waiting_;
   std::map<uint64_t, uint64_t> queue_;  // order -> req, oldest first
   uint64_t next_order_ = 0;

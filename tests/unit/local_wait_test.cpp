@@ -91,7 +91,7 @@ TEST_F(LocalWaitTest, ARequestWaitsInTheWorkerAndTakesTheLeaseOnWithoutTheMaster
   EXPECT_EQ(MasterReads(), "") << "neither RELEASE nor TRANSFER";
   link_->SendStats(RequestStats{});
   Turn();
-  EXPECT_NE(MasterReads().find("HANDED 1 1\n"), std::string::npos);
+  EXPECT_NE(MasterReads().find("HANDED 1 1 1\n"), std::string::npos);
   link_->Release(10, 1, ipc::Outcome::kOk);
   EXPECT_EQ(MasterReads(), "RELEASE 10 1 ok\n");
 }
@@ -132,7 +132,7 @@ TEST_F(LocalWaitTest, AReleaseTakesTheHandedCountAndTheLocalWaitersAcquiresFirst
   Ask(12);
   link_->Release(10, 1, ipc::Outcome::kBroken);
   std::string lines = MasterReads();
-  size_t handed = lines.find("HANDED 1 1\n"), acquire = lines.find("ACQUIRE 12 "),
+  size_t handed = lines.find("HANDED 1 1 1\n"), acquire = lines.find("ACQUIRE 12 "),
          release = lines.find("RELEASE 10 1 broken\n");
   ASSERT_NE(handed, std::string::npos) << lines;
   ASSERT_NE(acquire, std::string::npos) << lines;
@@ -163,6 +163,40 @@ TEST_F(LocalWaitTest, AnOlderWaiterInAnotherWorkerGetsTheChildThroughTheMaster) 
   EXPECT_NE(lines.find("RELEASE 10 1 ok\n"), std::string::npos) << lines;
 }
 
+TEST_F(LocalWaitTest, WithOneWorkerALeaseLingersForTheNextRequestThenGoesBack) {
+  table_.PublishWorkers(1);
+  HoldALease();
+  table_.PublishSaturated(false);
+  link_->ReleaseOk(10, 1, "/run/c1.sock");
+  Turn();
+  EXPECT_EQ(MasterReads(), "") << "the lease lingers";
+  Ask(11);
+  const ipc::Grant* grant = GrantOf(11);
+  ASSERT_NE(grant, nullptr) << "the next request takes it on at once";
+  EXPECT_EQ(grant->req, 10u);
+  EXPECT_EQ(MasterReads(), "");
+  link_->ReleaseOk(10, 1, "/run/c1.sock");
+  event_base_loop(base_.get(), EVLOOP_ONCE);  // the linger timer, milliseconds away
+  std::string lines = MasterReads();
+  EXPECT_NE(lines.find("HANDED 1 1 0\n"), std::string::npos) << lines << "(not a wait)";
+  EXPECT_NE(lines.find("RELEASE 10 1 ok\n"), std::string::npos) << lines;
+}
+
+TEST_F(LocalWaitTest, NoLingeringWithTwoWorkersOrOnQuit) {
+  table_.PublishWorkers(2);
+  HoldALease();
+  link_->ReleaseOk(10, 1, "/run/c1.sock");
+  EXPECT_EQ(MasterReads(), "RELEASE 10 1 ok\n") << "another worker may need the child";
+  table_.PublishWorkers(1);
+  Ask(12);
+  EXPECT_EQ(MasterReads(), "ACQUIRE 12\n");
+  MasterSends("GRANT 12 1 /run/c1.sock\n");
+  link_->ReleaseOk(12, 1, "/run/c1.sock");
+  EXPECT_EQ(MasterReads(), "");
+  MasterSends("QUIT\n");
+  EXPECT_EQ(MasterReads(), "RELEASE 12 1 ok\n");
+}
+
 class LocalWaitBrokerTest : public testing::BrokerTest {
  protected:
   LocalWaitBrokerTest() : BrokerTest(/*with_table=*/true) {
@@ -187,12 +221,12 @@ TEST_F(LocalWaitBrokerTest, SaturatedWhenNoChildIsFreeAndNoneMayBeSpawned) {
 TEST_F(LocalWaitBrokerTest, HandedRequestsCountAsServedAndWaitedAndReachMaxRequests) {
   broker_.Acquire(1, 10);
   broker_.Dispatch();
-  broker_.Handed({1, 2});
+  broker_.Handed({1, 2, 2});
   EXPECT_EQ(pool_.Find(1)->requests, 3u);
   EXPECT_EQ(broker_.waited(), 2u);
   EXPECT_EQ(broker_.handovers(), 2u);
   EXPECT_NE(pool_.Find(1)->replacement, master::Replacement::kNone) << "max_requests is 3";
-  broker_.Handed({7, 1});  // a child gone meanwhile
+  broker_.Handed({7, 1, 1});  // a child gone meanwhile
   EXPECT_EQ(broker_.handovers(), 2u);
 }
 
