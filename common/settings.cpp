@@ -292,7 +292,8 @@ const Entry kEntries[] = {
           "instead of a RELEASE and a GRANT (two process wake-ups between R's response and its "
           "next request). While the pool is saturated (no child free, none may be spawned), a "
           "worker holding a lease also keeps new requests to itself and hands the lease on to "
-          "them, so the master is not woken per request. FIFO order across workers, n_max, "
+          "them, so the master is not woken per request; with one worker, a lease that ends with "
+          "nobody waiting is kept 2 ms for the next request. FIFO order across workers, n_max, "
           "max_requests, queue_timeout and draining still hold. false sends every lease back "
           "through the master."},
      .field = &Config::lease_handover},

@@ -95,7 +95,8 @@ void MasterLink::SendHanded() {
 }
 
 bool MasterLink::Linger(uint64_t req, uint64_t child_id, const std::string& socket_path) {
-  if (!table_ || !queue_.empty() || table_->Workers() != 1 || table_->QueueLength() != 0)
+  if (!table_ || quitting_ || !queue_.empty() || table_->Workers() != 1 ||
+      table_->QueueLength() != 0)
     return false;
   lingering_.push_back({req, child_id, socket_path});
   evtimer_add(linger_timer_.get(), &kLinger);
@@ -242,6 +243,9 @@ void MasterLink::OnMessage(const ipc::Message& message) {
   if (const auto* welcome = std::get_if<ipc::Welcome>(&message)) return OnWelcome(*welcome);
   if (std::holds_alternative<ipc::Flush>(message)) return FlushLocal();
   if (std::holds_alternative<ipc::Quit>(message)) {
+    // A worker that quits exits once its connections are done: a lease it
+    // kept then would die with it, and its child with the lease.
+    quitting_ = true;
     EndLingering();
     return handlers_.on_quit();
   }

@@ -162,6 +162,7 @@ class MasterLink {
     std::string socket_path;
   };
   std::vector<Lingering> lingering_;
+  bool quitting_ = false;                   // QUIT came: no lingering
   std::map<uint64_t, ipc::Handed> handed_;  // by child id: not yet sent
   EventPtr flush_timer_;
   EventPtr linger_timer_;

@@ -90,7 +90,8 @@ TEST_F(LeaseHandoverIntegrationTest, UnderLoadRequestsWaitInTheWorkerAndEveryOne
       "the child's count to reach " + std::to_string(want)));
   EXPECT_FALSE(instance()->LogLines(std::regex("for a free child \\(in its worker\\)")).empty())
       << "four clients on one child: some requests waited in the worker";
-  EXPECT_EQ(MetricNow("valved_leases"), 0);
+  EXPECT_TRUE(Eventually(
+      10s, [&] { return MetricNow("valved_leases") == 0; }, "the last lease back"));
   EXPECT_EQ(MetricNow("valved_queue_length"), 0);
   GetOk("/ok");
 }
@@ -102,7 +103,9 @@ TEST_F(LeaseHandoverIntegrationTest, QueuedRequestsOfOneWorkerAreHandedTheChildW
   EXPECT_TRUE(HandOversReach(3));
   EXPECT_EQ(MetricNow("valved_queued_requests_total"), 3);
   EXPECT_EQ(instance()->LogLines(std::regex("waited .*s for a free child")).size(), 3u);
-  EXPECT_EQ(MetricNow("valved_leases"), 0) << "every lease handed over ended";
+  // The last lease may linger a moment (one worker) before it goes back.
+  EXPECT_TRUE(Eventually(
+      10s, [&] { return MetricNow("valved_leases") == 0; }, "every lease handed over ended"));
   EXPECT_EQ(MetricNow(R"(valved_children{state="Ready"})"), 1);
   // And the child serves on.
   GetOk("/ok");
