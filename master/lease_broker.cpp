@@ -36,7 +36,9 @@ void LeaseBroker::Acquire(uint64_t worker_id, uint64_t req, Duration waited) {
   Waiter waiter{worker_id, req, clock_.Now() - waited, progress_[worker_id].read++};
   if (table_) table_->PublishRead(worker_id, progress_[worker_id].read);
   if (closed_) return Deny(waiter, *closed_);
-  if (waitlist_.size() >= static_cast<size_t>(config_.max_queue))
+  // max_queue counts requests waiting in workers too. One that waited in its
+  // worker was let in when it arrived, against the same total.
+  if (waited == Duration::zero() && queue_length() >= static_cast<size_t>(config_.max_queue))
     return Deny(waiter, ipc::DenyReason::kQueueFull);
   if (waited > Duration::zero()) {
     waiter.queued = true;  // it found no child free in its worker

@@ -243,5 +243,21 @@ TEST_F(LocalWaitBrokerTest, AnAcquireThatWaitedLocallyQueuesByArrivalAndCountsAs
   EXPECT_EQ(sink_.grants[1].second.req, 11u);
 }
 
+TEST_F(LocalWaitBrokerTest, MaxQueueCountsLocalWaitersAndNeverRefusesOneLetIn) {
+  config_.max_queue = 1;
+  broker_.SetConfig(config_);
+  broker_.Acquire(1, 10);
+  broker_.Dispatch();         // child 1 busy
+  table_.PublishLocal(1, 1);  // worker 1 keeps one request waiting
+  broker_.Acquire(2, 20);
+  ASSERT_EQ(sink_.denies.size(), 1u) << "the queue is full with worker 1's";
+  EXPECT_EQ(sink_.denies[0].second.reason, ipc::DenyReason::kQueueFull);
+  table_.PublishLocal(1, 0);
+  broker_.Acquire(2, 21);       // queued: the total is 0 again
+  broker_.Acquire(1, 11, 5ms);  // worker 1's, let in when it arrived
+  EXPECT_EQ(sink_.denies.size(), 1u);
+  EXPECT_EQ(broker_.waiting(), 2u);
+}
+
 }  // namespace
 }  // namespace valved
