@@ -49,7 +49,7 @@ void MasterLink::Acquire(uint64_t req, LeaseCallback callback) {
   queue_.emplace(order, req);
   if (queue_.size() == 1) PublishOldest();
   if (MayWaitLocally()) return WaitLocally();
-  FlushLocal();
+  FlushLocal(req);
   SendAcquire(req, false);
 }
 
@@ -75,10 +75,10 @@ void MasterLink::SendAcquire(uint64_t req, bool waited_here) {
   channel_.SendBatched(ipc::Acquire{req, waited_us});
 }
 
-void MasterLink::FlushLocal() {
+void MasterLink::FlushLocal(std::optional<uint64_t> except) {
   if (local_ == 0) return;
   for (const auto& [order, req] : queue_) {
-    if (!waiting_.at(req).acquired) SendAcquire(req, true);
+    if (req != except && !waiting_.at(req).acquired) SendAcquire(req, true);
   }
   local_ = 0;
   table_->PublishLocal(worker_id_, 0);

@@ -132,8 +132,9 @@ class MasterLink {
   void WaitLocally();
   /// `waited_here`: the ACQUIRE says how long it waited locally.
   void SendAcquire(uint64_t req, bool waited_here);
-  /// Sends the ACQUIREs of every local waiter, oldest first.
-  void FlushLocal();
+  /// Sends the ACQUIREs of every local waiter, oldest first; `except` is a
+  /// request just arrived, not yet waiting here, whose ACQUIRE is the caller's.
+  void FlushLocal(std::optional<uint64_t> except = std::nullopt);
   /// Sends the HANDED counts not sent yet.
   void SendHanded();
   /// A RELEASE, after what the master must read first.

@@ -27,15 +27,20 @@ using worker::MasterLink;
 class LocalWaitTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    table_.AddChild(1, LeaseTable::kUnlimited);
+    table_.SetOpen(1, true);
+    Connect({});
+  }
+
+  /// A new link (worker 1) on a new channel.
+  void Connect(worker::LocalWaitLimits limits) {
     int fds[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     master_ = UniqueFd(fds[1]);
-    table_.AddChild(1, LeaseTable::kUnlimited);
-    table_.SetOpen(1, true);
     link_ = std::make_unique<MasterLink>(
         base_.get(), UniqueFd(fds[0]), 1,
         MasterLink::Handlers{[] {}, [] {}, [this](const std::string& r) { lost_ = r; }, [] {}},
-        &table_);
+        &table_, limits);
     Turn();
     MasterReads();  // HELLO
   }
@@ -139,6 +144,18 @@ TEST_F(LocalWaitTest, AReleaseTakesTheHandedCountAndTheLocalWaitersAcquiresFirst
   ASSERT_NE(release, std::string::npos) << lines;
   EXPECT_LT(handed, release);
   EXPECT_LT(acquire, release);
+}
+
+TEST_F(LocalWaitTest, AtMaxQueueTheLocalWaitersAndTheNewRequestAreEachAskedForOnce) {
+  Connect({1, 1s});
+  HoldALease();
+  Ask(11);  // waits here: the queue holds 1 now
+  EXPECT_EQ(MasterReads(), "");
+  Ask(12);  // the queue is full: the master must refuse it
+  std::string lines = MasterReads();
+  EXPECT_EQ(lines.rfind("ACQUIRE 11 ", 0), 0u) << lines << "(11 first, with its wait)";
+  EXPECT_NE(lines.find("\nACQUIRE 12\n"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find("ACQUIRE 12 "), std::string::npos) << lines << "(12 once, not as a wait)";
 }
 
 TEST_F(LocalWaitTest, ALocalWaiterThatLeavesCostsTheMasterNothing) {
