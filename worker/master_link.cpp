@@ -89,6 +89,13 @@ void MasterLink::OnFlushTimer(evutil_socket_t, short, void* arg) {
   static_cast<MasterLink*>(arg)->FlushLocal();
 }
 
+void MasterLink::CountHanded(uint64_t child_id, bool waited) {
+  ipc::Handed& handed = handed_[child_id];
+  handed.child_id = child_id;
+  ++handed.count;
+  if (waited) ++handed.waited;
+}
+
 void MasterLink::SendHanded() {
   for (const auto& [child_id, handed] : handed_) channel_.SendBatched(handed);
   handed_.clear();
@@ -113,9 +120,7 @@ bool MasterLink::TakeLingering(uint64_t req, const LeaseCallback& callback) {
       Release(lease.req, lease.child_id, ipc::Outcome::kOk);
       continue;
     }
-    ipc::Handed& handed = handed_[lease.child_id];
-    handed.child_id = lease.child_id;
-    ++handed.count;
+    CountHanded(lease.child_id, /*waited=*/false);
     if (LogEnabled(LogLevel::kDebug))
       Log(LogLevel::kDebug) << "req " << req << ": takes on lease " << lease.req << " of child#"
                             << lease.child_id;
@@ -173,10 +178,7 @@ bool MasterLink::HandOver(uint64_t from_req, uint64_t child_id, const std::strin
   if (!waiter.acquired) {
     // A local wait: the lease goes on under its name; HANDED tells the master.
     Waiter local = *TakeWaiter(req);
-    ipc::Handed& handed = handed_[child_id];
-    handed.child_id = child_id;
-    ++handed.count;
-    ++handed.waited;
+    CountHanded(child_id, /*waited=*/true);
     if (LogEnabled(LogLevel::kInfo))
       Log(LogLevel::kInfo) << "req " << req << ": waited "
                            << Seconds(std::chrono::duration_cast<Duration>(

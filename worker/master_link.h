@@ -135,6 +135,8 @@ class MasterLink {
   /// Sends the ACQUIREs of every local waiter, oldest first; `except` is a
   /// request just arrived, not yet waiting here, whose ACQUIRE is the caller's.
   void FlushLocal(std::optional<uint64_t> except = std::nullopt);
+  /// One more request given the child on a lease, without an ACQUIRE.
+  void CountHanded(uint64_t child_id, bool waited);
   /// Sends the HANDED counts not sent yet.
   void SendHanded();
   /// A RELEASE, after what the master must read first.
