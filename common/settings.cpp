@@ -104,12 +104,15 @@ const Entry kEntries[] = {
      .min = 1,
      .max = 65535},
     {.info = {"workers", T::kInt, "w", "N", kListening,
-              "proxy worker processes; 0 = one per CPU core",
+              "proxy worker processes; 0 = one per 4 CPU cores, at least 1",
               "The number of proxy worker processes that accept client connections and forward "
               "requests to R children. Each worker is single-threaded and handles many "
-              "connections at once, so a few are plenty; 0 means one per CPU core available to "
-              "valved. This is not the number of R processes (see n_max). Valve's -w/--workers "
-              "(Tokio threads there)."},
+              "connections at once, and costs a small fraction of the CPU that R spends on the "
+              "same requests, so one keeps up with several cores of R children; with more than "
+              "one, a request that waits for a child another worker holds costs a round trip "
+              "through the master. 0 means one per 4 CPU cores available to valved, at least 1. "
+              "This is not the number of R processes (see n_max). Valve's -w/--workers (Tokio "
+              "threads there)."},
      .field = &Config::workers},
     {.info = {"file", T::kString, "f", "PATH", kApi, "the plumber API: an R file, or a directory",
               "The plumber API: an R file, as for plumber::plumb(file), or a directory holding "

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "common/config_file.h"
@@ -48,6 +49,8 @@ void CheckRules(const Config& config, const SettingOrigins& origins) {
 
 }  // namespace
 
+int DefaultWorkers(int cpus) { return std::max(1, cpus / kCpusPerWorker); }
+
 Config BuildConfig(const CommandLine& cl) {
   Config config;
   SettingOrigins origins;
@@ -55,7 +58,7 @@ Config BuildConfig(const CommandLine& cl) {
   for (auto& [key, where] : origins) where = "at " + where;
   ApplyOverrides(cl, config, origins);
   CheckRules(config, origins);
-  if (config.workers == 0) config.workers = CpuCount();
+  if (config.workers == 0) config.workers = DefaultWorkers(CpuCount());
   // Measured on 2 cores (bench/demo.sh): R's start-up is CPU-bound, so more
   // simultaneous starts than cores only slow each other down.
   if (config.max_spawning == 0) config.max_spawning = CpuCount();

@@ -293,10 +293,15 @@ TEST(CommandLine, CrossFieldErrorSaysWhereEachValueCameFrom) {
             "default)");
 }
 
-TEST(CommandLine, WorkersZeroBecomesTheCpuCount) {
+TEST(CommandLine, WorkersZeroBecomesOnePerFourCpus) {
   EXPECT_GE(Build({}).workers, 1);
   EXPECT_GE(Build({"-w", "0"}).workers, 1);
   EXPECT_EQ(Build({"-w", "5"}).workers, 5);
+  EXPECT_EQ(DefaultWorkers(1), 1);
+  EXPECT_EQ(DefaultWorkers(2), 1);
+  EXPECT_EQ(DefaultWorkers(7), 1);
+  EXPECT_EQ(DefaultWorkers(8), 2);
+  EXPECT_EQ(DefaultWorkers(64), 16);
 }
 
 TEST(CommandLine, HelpListsEveryFlagSignalsAndExitCodes) {
