@@ -7,8 +7,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -66,6 +68,27 @@ class NotifySocket {
   std::vector<std::string> all_;
 };
 
+/// When the master logged each child's "Spawning -> Ready", in log order
+/// (the log's UTC timestamps, to the millisecond).
+std::vector<std::chrono::system_clock::time_point> ReadyLineTimes(const std::string& log) {
+  static const std::regex kLine(
+      R"((\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z [^\n]*Spawning -> Ready)");
+  std::vector<std::chrono::system_clock::time_point> times;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), kLine); it != std::sregex_iterator();
+       ++it) {
+    std::tm tm{};
+    tm.tm_year = std::stoi((*it)[1]) - 1900;
+    tm.tm_mon = std::stoi((*it)[2]) - 1;
+    tm.tm_mday = std::stoi((*it)[3]);
+    tm.tm_hour = std::stoi((*it)[4]);
+    tm.tm_min = std::stoi((*it)[5]);
+    tm.tm_sec = std::stoi((*it)[6]);
+    times.push_back(std::chrono::system_clock::from_time_t(timegm(&tm)) +
+                    std::chrono::milliseconds(std::stoi((*it)[7])));
+  }
+  return times;
+}
+
 bool AnyContains(const std::vector<std::string>& messages, const std::string& text) {
   return std::any_of(messages.begin(), messages.end(),
                      [&](const std::string& m) { return m.find(text) != std::string::npos; });
@@ -93,10 +116,19 @@ TEST_F(ObserveTest, NotifySocketHearsReadyOnlyOnceNMinChildrenAreReady) {
   EXPECT_EQ(HttpGet(status_port(), "/readyz").status, 503);
   std::filesystem::remove(dir() / "gate");
   std::vector<std::string> ready = notify.WaitFor("READY=1", 120s);
+  auto heard = std::chrono::system_clock::now();
   ASSERT_FALSE(ready.empty());
   EXPECT_NE(ready.back().find("STATUS=0/3 R children busy, queue 0"), std::string::npos)
       << ready.back();
-  EXPECT_GE(valved.ReadyRChildPids().size(), 2u) << "READY=1 before two children were ready";
+  // The master logs "Spawning -> Ready" when a child is ready, and READY=1
+  // after; its log reaches the test through a pipe, which may lag the
+  // datagram. So: wait for the lines, then check when they were written.
+  ASSERT_TRUE(Eventually(
+      10s, [&] { return ReadyLineTimes(valved.Log()).size() >= 2; },
+      "two \"Spawning -> Ready\" lines in the log"));
+  EXPECT_LE(ReadyLineTimes(valved.Log())[1], heard + 1ms)
+      << "READY=1 before two children were ready";
+  EXPECT_GE(valved.ReadyRChildPids().size(), 2u);
 
   // A busy child shows in STATUS.
   std::thread slow([&] { EXPECT_EQ(HttpGet(valved.port(), "/sleep?s=2").status, 200); });
