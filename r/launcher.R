@@ -208,9 +208,18 @@ note_interrupt <- function(expr) {
 # kPeerKeys, "" for a key that is absent or empty:
 # "remote_addr=192.0.2.1; remote_port=5512; ..." -> c(remote_addr = ...).
 # Vectorised, since it runs on every request (closures per pair cost ~20 us).
+# valved writes every key, in kPeerKeys' order: one comparison recognises
+# that (~8 us a request against ~20 us for the general case below).
 kPeerKeys <- c("remote_addr", "remote_port", "server_name", "server_port", "scheme")
+kPeerPrefixes <- paste0(kPeerKeys, "=")
+kPeerValueStarts <- nchar(kPeerPrefixes) + 1L
 peer_fields <- function(value) {
   pairs <- strsplit(value, "; ", fixed = TRUE)[[1L]]
+  if (length(pairs) == length(kPeerKeys) && all(startsWith(pairs, kPeerPrefixes))) {
+    fields <- substring(pairs, kPeerValueStarts)
+    names(fields) <- kPeerKeys
+    return(fields)
+  }
   eq <- regexpr("=", pairs, fixed = TRUE)
   has_value <- eq > 0L
   keys <- pairs
