@@ -129,7 +129,63 @@ settle_heap <- function(share = kFreeNodeShare) {
     # takes it, and everything else, to the oldest.
     invisible(gc(full = FALSE))
   }
-  invisible(gc(full = TRUE))
+  if (!align_gc_count()) invisible(gc(full = TRUE))
+}
+
+# When a forked child makes its first full collection. R makes one every
+# kGcRunway collections by its own count (a level-1 one every 21st, a full
+# one every 6th of those; a forced gc(full = TRUE) leaves the count alone),
+# and that collection marks every object the child shares with the
+# template, so that each of their pages is copied: ~12,000 page faults and
+# a 0.4-1 s pause for bench/api.R. Children inherit the template's count, so
+# children forked together and given even load all paused at once, around
+# their 2,000th request of /echo: the whole pool stopped (a 2 s window's p99
+# 786 ms, its throughput halved). So the template ends its warm-up on a full
+# collection of R's count (every child then has the whole runway), and each
+# child spends a different share of that runway, a minor collection at a
+# time, from its event loop (spread_gc_count()).
+kGcRunway <- 126L
+kGcSpread <- 100L  # at most this many extra minor collections (~1.2 ms each)
+kGcSpreadStep <- 61L  # child k's share: k * 61 mod 100, far from its neighbours'
+kGcSpreadGap <- 0.01  # seconds between two of them
+kGcSpreadDelay <- 1  # seconds before the first: a burst of children starts without them
+
+# One minor collection (more if R's count or a full heap says so); the level
+# R collected at (0, 1, 2), from its own report, NA if none was read.
+gc_level <- function() {
+  msgs <- character()
+  con <- textConnection("msgs", "w", local = TRUE)
+  sink(con, type = "message")
+  tryCatch(invisible(gc(verbose = TRUE, full = FALSE)), finally = {
+    sink(type = "message")
+    close(con)
+  })
+  level <- regmatches(msgs, regexpr("\\(level [0-9]\\)", msgs))
+  if (length(level) == 0L) return(NA_integer_)
+  as.integer(substr(level[[1L]], 8L, 8L))
+}
+
+# In the template: minor collections until R's count makes one a full one
+# (at most kGcRunway + a few). FALSE if none was seen.
+align_gc_count <- function() {
+  for (i in seq_len(kGcRunway + 5L)) if (identical(gc_level(), 2L)) return(TRUE)
+  FALSE
+}
+
+# In a forked child: its share of the runway (by its id), one minor
+# collection every kGcSpreadGap s from kGcSpreadDelay s on, through `later`,
+# so that they run between requests and the child's start does not wait.
+spread_gc_count <- function(id) {
+  k <- suppressWarnings(as.numeric(id))
+  if (is.na(k)) k <- Sys.getpid()
+  left <- as.integer((k * kGcSpreadStep) %% kGcSpread)
+  step <- function() {
+    invisible(gc(full = FALSE))
+    left <<- left - 1L
+    if (left > 0L) later::later(step, kGcSpreadGap)
+  }
+  if (left > 0L) later::later(step, kGcSpreadDelay)
+  invisible(left)
 }
 
 # A router of our own with one endpoint per method, which no API sees.
@@ -263,7 +319,15 @@ set_binding <- function(env, name, value) {
 # Makes `path` the target of file descriptor `fd` (0, 1 or 2): closes fd and
 # opens the file, which takes the lowest free descriptor. Checked through
 # /proc, since that is only true while every lower descriptor is open.
-reopen_fd <- function(fd, path, mode) {
+# A FIFO opened for writing waits for a reader: the master's, which it opens
+# before it sends the fork command; but a master killed meanwhile has none,
+# and the child waited forever, before the orphan check that would end it
+# (seen in SupervisionTest). A reader of our own while we open makes the
+# open return at once; it is closed after, so that with the master gone our
+# writes fail (EPIPE, SIGPIPE ignored) rather than fill the FIFO.
+reopen_fd <- function(fd, path, mode, fifo = FALSE) {
+  reader <- if (fifo) base::fifo(path, open = "w+", blocking = TRUE)
+  on.exit(if (!is.null(reader)) close(reader))
   parallel:::closeFD(fd)
   con <- file(path, open = mode, raw = TRUE)
   target <- Sys.readlink(file.path("/proc/self/fd", fd))
@@ -280,14 +344,15 @@ child_fds <- new.env(parent = emptyenv())
 # master's command pipe was closed by the intermediate process.
 become_child <- function(state, cmd) {
   child_fds$stdin <- reopen_fd(0L, "/dev/null", "r")
-  child_fds$stdout <- reopen_fd(1L, cmd$stdout_fifo, "w")
-  child_fds$stderr <- reopen_fd(2L, cmd$stderr_fifo, "w")
+  child_fds$stdout <- reopen_fd(1L, cmd$stdout_fifo, "w", fifo = TRUE)
+  child_fds$stderr <- reopen_fd(2L, cmd$stderr_fifo, "w", fifo = TRUE)
   compiler::enableJIT(state$jit)
   # The filler stays counted as in use until the child's first full
   # collection, which then frees it (see settle_heap()).
   heap_filler$cells <- NULL
   set.seed(NULL)
   Sys.setenv(VALVED_CHILD_ID = cmd$id)
+  spread_gc_count(cmd$id)
   # The master is the parent once the intermediate process has exited.
   run_child(state$pr, state$finish, cmd$socket, cmd$token, state$master_pid,
             first_ppid = state$master_pid)
