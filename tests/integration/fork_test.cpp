@@ -3,13 +3,17 @@
 // are independent (state, random numbers, descriptors); the template can die
 // without touching serving children and comes back; a reload forks the new
 // code; an API that opts out is started fresh; a burst of spawns is forked
-// at once. Teardown (the harness) checks
+// at once; children forked together are at different points of R's
+// collection count. Teardown (the harness) checks
 // that no process, zombie, runtime directory or socket file remains.
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -162,6 +166,42 @@ TEST_F(ForkTest, ChildrenAreIndependentAndDrawDifferentRandomNumbers) {
   }
   ASSERT_EQ(pids.size(), 3u) << "the three requests reached three children";
   EXPECT_EQ(draws.size(), 3u) << "forked children drew the same random number";
+}
+
+// Children inherit the template's count of garbage collections, and R's
+// first full collection in a forked child (which copies every page it shares
+// with the template) comes when that count says so: each child spends a
+// different share of it in its first seconds (r/template.R,
+// spread_gc_count()), so that children forked together do not pause together.
+TEST_F(ForkTest, ChildrenForkedTogetherAreAtDifferentPointsOfRsCollectionCount) {
+  Valved* valved = StartPool(Fixture("fork.R"), 2);
+  ASSERT_NE(valved, nullptr);
+  // Child 1 spends 61 and child 2 22 of R's runway of 126, from 1 s after
+  // they start; without that, both count the same (each reading adds one to
+  // the child that answers it, and two concurrent requests reach the two).
+  std::map<double, double> counts;
+  bool apart = Eventually(
+      30s,
+      [&] {
+        std::vector<HttpResponse> responses(2);
+        std::vector<std::thread> threads;
+        for (size_t i = 0; i < 2; ++i) {
+          threads.emplace_back(
+              [&, i] { responses[i] = HttpGet(valved->port(), "/collections?s=0.5", 30s); });
+        }
+        for (std::thread& t : threads) t.join();
+        counts.clear();
+        for (const HttpResponse& r : responses) {
+          if (r.status != 200) return false;
+          counts[JsonNumber(r.body, "pid").value_or(0)] =
+              JsonNumber(r.body, "collections").value_or(0);
+        }
+        return counts.size() == 2 &&
+               std::abs(counts.begin()->second - std::next(counts.begin())->second) >= 30;
+      },
+      "the two children's collection counts 30 or more apart");
+  EXPECT_TRUE(apart) << "last counts: " << (counts.empty() ? 0 : counts.begin()->second) << " and "
+                     << (counts.size() < 2 ? 0 : std::next(counts.begin())->second);
 }
 
 TEST_F(ForkTest, KillingTheTemplateLeavesChildrenServingAndANewTemplateForks) {
