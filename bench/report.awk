@@ -55,7 +55,7 @@ END {
     for (i = 1; i <= np; i++) printf " %s |", list(row SUBSEP p[i] SUBSEP "v")
     printf " %s |\n", ratio(row, "v", 0)
   }
-  header("Latency, p50 / p99 in ms (mean of repetitions)", "valved p99 vs best (>1: valved lower)")
+  header("Latency, p50 / p99 in ms (mean of repetitions; wrk's figures, after its coordinated-omission correction, which counts one request that took v as about v ÷ (run time ÷ requests per connection) requests)", "valved p99 vs best (>1: valved lower)")
   for (r = 1; r <= nrows; r++) {
     row = rows[r]; if (demo[row]) continue
     split(row, parts, " \\| "); printf "| %s | %s |", substr(parts[1], 3), parts[2]
