@@ -153,14 +153,8 @@ kGcSpreadDelay <- 1  # seconds before the first: a burst of children starts with
 # One minor collection (more if R's count or a full heap says so); the level
 # R collected at (0, 1, 2), from its own report, NA if none was read.
 gc_level <- function() {
-  msgs <- character()
-  con <- textConnection("msgs", "w", local = TRUE)
-  sink(con, type = "message")
-  tryCatch(invisible(gc(verbose = TRUE, full = FALSE)), finally = {
-    sink(type = "message")
-    close(con)
-  })
-  level <- regmatches(msgs, regexpr("\\(level [0-9]\\)", msgs))
+  report <- utils::capture.output(invisible(gc(verbose = TRUE, full = FALSE)), type = "message")
+  level <- regmatches(report, regexpr("\\(level [0-9]\\)", report))
   if (length(level) == 0L) return(NA_integer_)
   as.integer(substr(level[[1L]], 8L, 8L))
 }
