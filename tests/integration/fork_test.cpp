@@ -60,13 +60,14 @@ std::vector<pid_t> Spares(pid_t template_pid) {
   return spares;
 }
 
-/// `n` concurrent GET /state?s=<sleep>, so that each reaches its own child.
-std::vector<HttpResponse> ConcurrentStates(int port, int n, const std::string& sleep) {
+/// `n` concurrent GET `target`s (one that sleeps, so that each reaches its
+/// own child).
+std::vector<HttpResponse> ConcurrentGets(int port, int n, const std::string& target) {
   std::vector<HttpResponse> responses(static_cast<size_t>(n));
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) {
     threads.emplace_back(
-        [&, i] { responses[static_cast<size_t>(i)] = HttpGet(port, "/state?s=" + sleep, 60s); });
+        [&, i] { responses[static_cast<size_t>(i)] = HttpGet(port, target, 60s); });
   }
   for (std::thread& t : threads) t.join();
   return responses;
@@ -153,7 +154,7 @@ TEST_F(ForkTest, ChildrenAreIndependentAndDrawDifferentRandomNumbers) {
   Valved* valved = StartPool(Fixture("fork.R"), 3);
   ASSERT_NE(valved, nullptr);
   // Each child's first request: three children, three counts of 1, three draws.
-  std::vector<HttpResponse> first = ConcurrentStates(valved->port(), 3, "1.5");
+  std::vector<HttpResponse> first = ConcurrentGets(valved->port(), 3, "/state?s=1.5");
   std::set<double> pids;
   std::set<std::string> draws;
   for (const HttpResponse& r : first) {
@@ -183,15 +184,8 @@ TEST_F(ForkTest, ChildrenForkedTogetherAreAtDifferentPointsOfRsCollectionCount) 
   bool apart = Eventually(
       30s,
       [&] {
-        std::vector<HttpResponse> responses(2);
-        std::vector<std::thread> threads;
-        for (size_t i = 0; i < 2; ++i) {
-          threads.emplace_back(
-              [&, i] { responses[i] = HttpGet(valved->port(), "/collections?s=0.5", 30s); });
-        }
-        for (std::thread& t : threads) t.join();
         counts.clear();
-        for (const HttpResponse& r : responses) {
+        for (const HttpResponse& r : ConcurrentGets(valved->port(), 2, "/collections?s=0.5")) {
           if (r.status != 200) return false;
           counts[JsonNumber(r.body, "pid").value_or(0)] =
               JsonNumber(r.body, "collections").value_or(0);
@@ -282,7 +276,7 @@ TEST_F(ForkTest, ABurstOfSpawnsIsForkedAtOnceAndEveryChildServes) {
   ASSERT_NE(valved, nullptr);
   ASSERT_TRUE(Eventually(
       60s, [&] { return Spares(valved->TemplatePids().at(0)).size() == 2; }, "two spares"));
-  std::vector<HttpResponse> burst = ConcurrentStates(valved->port(), 5, "1.5");
+  std::vector<HttpResponse> burst = ConcurrentGets(valved->port(), 5, "/state?s=1.5");
   std::set<double> pids;
   for (const HttpResponse& r : burst) {
     ASSERT_EQ(r.status, 200) << r.Describe();
