@@ -190,9 +190,9 @@ decoy_router <- function() {
 }
 
 # `rounds` GET and POST requests through `app` (as_app() of the decoy).
-run_decoy <- function(app, rounds) {
+run_decoy <- function(app, rounds, methods = c("GET", "POST")) {
   for (i in seq_len(rounds)) {
-    for (method in c("GET", "POST")) {
+    for (method in methods) {
       req <- warm_up_request()
       req$REQUEST_METHOD <- method
       req$PATH_INFO <- "/"
@@ -366,9 +366,38 @@ become_child <- function(state, cmd) {
 # request then takes ~230-280 page faults instead of ~360, the second ~40
 # instead of ~190, for ~1 MB more private memory in the spare (the pages
 # that collection writes, which a child writes within its first requests).
+# Where a page fault is dear (~12-20 us in a VM with shadow page tables)
+# the warm-up takes 100-250 ms, and a command that came meanwhile waited
+# for all of it (a spare topped up after one burst is still warming up when
+# the next burst's commands come): so the spare looks for its command after
+# each step and stops there. The server step comes first: it is the one a
+# spawn waits for. Returns the command line if it came, else character(0).
 warm_up_child <- function(state) {
-  run_decoy(state$decoy, kChildWarmUpRounds)
-  invisible(gc(full = FALSE))
+  steps <- list(
+    function() warm_up_server(state$decoy),
+    function() run_decoy(state$decoy, kChildWarmUpRounds, "GET"),
+    function() run_decoy(state$decoy, kChildWarmUpRounds, "POST"),
+    function() invisible(gc(full = FALSE))
+  )
+  for (step in steps) {
+    step()
+    line <- poll_stdin_line()
+    if (length(line) > 0L) return(line)
+  }
+  character(0)
+}
+
+# A server started and stopped at once, on a socket in the template's
+# session directory that nothing connects to: the R side of a server start
+# (httpuv's R6 objects, the pages they write) is then the spare's own when
+# its command comes. On a machine where a page fault costs ~12-20 us (a VM
+# with shadow page tables), a spare's first startPipeServer() took ~40 ms of
+# R, its second ~3 ms. The I/O thread it starts stays, idle, for the child.
+warm_up_server <- function(app) {
+  path <- tempfile("spare-", fileext = ".sock")
+  on.exit(unlink(path))
+  server <- tryCatch(httpuv::startPipeServer(path, kSocketMask, app), error = function(e) NULL)
+  if (!is.null(server)) httpuv::stopServer(server)
 }
 
 # In a spare: the fork command if it is already waiting, else character(0).
@@ -501,10 +530,8 @@ run_spare <- function(state, pipes) {
   tryCatch({
     parallel:::closeFD(pipes)
     line <- poll_stdin_line()
-    if (length(line) == 0L) {
-      warm_up_child(state)
-      line <- read_stdin_line()
-    }
+    if (length(line) == 0L) line <- warm_up_child(state)
+    if (length(line) == 0L) line <- read_stdin_line()
     cmd <- if (length(line) == 1L) parse_command(line) else NULL
     if (!is.null(cmd)) {
       tryCatch(become_child(state, cmd), error = function(e) {
