@@ -477,10 +477,22 @@ start_spare <- function(state) {
   die()
 }
 
+# In an intermediate, before it waits: what it runs when the command comes
+# (the spare's state, a description of its pipe, the command parsed) run
+# once ahead, so that the pages those write are already its own. Where page
+# faults are dear, relaying a command took the intermediate 20-33 ms of CPU
+# (~250 faults) while the spawn waited.
+warm_up_intermediate <- function(spare) {
+  invisible(proc_stat(spare$pid))
+  close(file(file.path("/proc/self/fd", spare$fd[[2L]]), open = "w", raw = TRUE))
+  invisible(parse_command(paste("fork", "0", "s", "t", "o", "e", sep = "\t")))
+}
+
 run_intermediate <- function(state, me) {
   close_commands(state)
   spare <- parallel:::mcfork()
   if (inherits(spare, "masterProcess")) run_spare(state, c(me$fd[[1L]], spare$fd[[1L]]))
+  warm_up_intermediate(spare)
   line <- read_stdin_line()
   cmd <- if (length(line) == 1L) parse_command(line) else NULL
   if (is.null(cmd)) {
