@@ -13,6 +13,7 @@
 #   bench/compare.sh                    # the full run (~10 min), tables in bench/results/
 #   SMOKE=1 bench/compare.sh            # ~20 s: two scenarios, 1 s each (scripts/test.sh)
 #   DURATION=10 REPEAT=3 PEERS="haproxy valved" bench/compare.sh
+#   WARM_SECONDS=1 bench/compare.sh     # warm-up of /echo per R process (default 5 s; see warm_up)
 #
 # Loopback only. Installs haproxy, nginx-light, wrk and gnuplot from Debian
 # when missing (scripts/install-deps.sh bench); bench/plot.sh draws the full
@@ -283,12 +284,24 @@ measure() {
 }
 
 # Each R process compiles plumber's code during its first requests: warm
-# every one of them on every endpoint first.
+# every one of them on every endpoint first. The first path gets
+# WARM_SECONDS per R process (the same for every peer): a forked child
+# writes its share of the template's heap during its first ~2,000-4,000
+# requests of /echo (copy-on-write, and R's first full collection, which
+# copies the rest: ~12,000 page faults, a pause of up to ~1 s; with -n 2 and
+# 4 connections both children's came within 8 s), a one-time cost per child
+# that bench/spawn.sh measures; the throughput rows are meant to show each
+# peer in its steady state. With 3 s per R process the first /echo row still
+# caught those pauses (p99 364 and 947 ms).
 warm_up() {
-  local n=$1 peer path
+  local n=$1 peer path secs
   for peer in $PEERS; do
+    secs=$((WARM_SECONDS * n))
+    [ "$secs" -ge 1 ] || secs=1
     for path in $WARM_PATHS; do
-      timeout 30 wrk -t1 -c$((n * 2)) -d1s "http://127.0.0.1:$(peer_port "$peer")$path" >/dev/null 2>&1 || true
+      timeout $((secs + 30)) wrk -t1 -c$((n * 2)) -d${secs}s "http://127.0.0.1:$(peer_port "$peer")$path" \
+        >/dev/null 2>&1 || true
+      secs=1
     done
   done
 }
@@ -365,9 +378,11 @@ run_group() {
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if [ "$SMOKE" = 1 ]; then
   WARM_PATHS="/echo"
+  WARM_SECONDS=${WARM_SECONDS:-0}
   run_group 2 "GET /echo, 10 connections|10|/echo||" "GET /big 1 MiB, 4 connections|4|/big||"
 else
   WARM_PATHS="/echo /compute /big"
+  WARM_SECONDS=${WARM_SECONDS:-5}
   run_group 2 \
     "GET /echo, 10 connections|10|/echo||" \
     "GET /echo, 50 connections|50|/echo||" \
@@ -382,7 +397,7 @@ else
     "GET /echo p99 beside 2 clients looping on 1 s requests, 4 connections|||slow|slow"
   if [ "${DEMO:-1}" = 1 ]; then
     WARM_PATHS="/echo"
-    run_group 10 "Valve demo: 10 x GET /sleep?zzz=2, wall time (s)|||demo|demo"
+    WARM_SECONDS=0 run_group 10 "Valve demo: 10 x GET /sleep?zzz=2, wall time (s)|||demo|demo"
   fi
 fi
 
@@ -396,8 +411,8 @@ cp "$results" "${report%.md}.tsv"
   echo "# bench/compare.sh, $started"
   echo
   echo "$(nproc) cores; $(uname -r); load before: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Command: \`SMOKE=$SMOKE DURATION=$DURATION REPEAT=$REPEAT PEERS=\"$PEERS\" WORKERS=$WORKERS bench/compare.sh\`;"
-  echo "wrk -t1, ${DURATION} s per measurement, repetitions separated by ' / ', peers interleaved."
+  echo "Command: \`SMOKE=$SMOKE DURATION=$DURATION REPEAT=$REPEAT WARM_SECONDS=${WARM_SECONDS:-0} PEERS=\"$PEERS\" WORKERS=$WORKERS bench/compare.sh\`;"
+  echo "wrk -t1, ${DURATION} s per measurement, repetitions separated by ' / ', peers interleaved; each peer warmed first (${WARM_SECONDS:-0} s of /echo per R process, at least 1 s, then 1 s per other path; 1 s for the demo)."
   echo
   awk -F'\t' -v peers="$PEERS" -f bench/report.awk "$results"
 } >"$report"
