@@ -483,9 +483,10 @@ start_spare <- function(state) {
 # faults are dear, relaying a command took the intermediate 20-33 ms of CPU
 # (~250 faults) while the spawn waited.
 warm_up_intermediate <- function(spare) {
-  invisible(proc_stat(spare$pid))
-  close(file(file.path("/proc/self/fd", spare$fd[[2L]]), open = "w", raw = TRUE))
   invisible(parse_command(paste("fork", "0", "s", "t", "o", "e", sep = "\t")))
+  stat <- proc_stat(spare$pid)
+  if (is.null(stat) || stat[[1L]] %in% c("Z", "X")) return(invisible(NULL))  # as write_to_child()
+  close(file(file.path("/proc/self/fd", spare$fd[[2L]]), open = "w", raw = TRUE))
 }
 
 run_intermediate <- function(state, me) {
