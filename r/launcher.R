@@ -173,6 +173,12 @@ proc_stat <- function(pid) {
   strsplit(sub("^.*\\) ", "", line), " ", fixed = TRUE)[[1L]]
 }
 
+# TRUE while /proc shows `pid` (not a zombie, not gone).
+pid_lives <- function(pid) {
+  stat <- proc_stat(pid)
+  !is.null(stat) && !(stat[[1L]] %in% c("Z", "X"))
+}
+
 parent_pid <- function() {
   stat <- proc_stat("self")
   if (is.null(stat)) NA_integer_ else as.integer(stat[[2L]])

@@ -484,8 +484,7 @@ start_spare <- function(state) {
 # (~250 faults) while the spawn waited.
 warm_up_intermediate <- function(spare) {
   invisible(parse_command(paste("fork", "0", "s", "t", "o", "e", sep = "\t")))
-  stat <- proc_stat(spare$pid)
-  if (is.null(stat) || stat[[1L]] %in% c("Z", "X")) return(invisible(NULL))  # as write_to_child()
+  if (!pid_lives(spare$pid)) return(invisible(NULL))  # as write_to_child()
   close(file(file.path("/proc/self/fd", spare$fd[[2L]]), open = "w", raw = TRUE))
 }
 
@@ -528,8 +527,7 @@ read_stdin_line <- function() {
 write_to_child <- function(child, line) {
   # A write into a dead child's pipe is not an error in R when SIGPIPE is
   # ignored (as valved starts R); a zombie has closed its end.
-  stat <- proc_stat(child$pid)
-  if (is.null(stat) || stat[[1L]] %in% c("Z", "X")) return(FALSE)
+  if (!pid_lives(child$pid)) return(FALSE)
   con <- file(file.path("/proc/self/fd", child$fd[[2L]]), open = "w", raw = TRUE)
   on.exit(close(con))
   writeLines(line, con)
