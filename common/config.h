@@ -47,6 +47,7 @@ struct Config {
   Duration keepalive_timeout = std::chrono::seconds(15);  ///< idle client connection
   bool child_keepalive = true;    ///< reuse a worker's connection to a child for its next request
   bool lease_handover = true;     ///< workers hand children to their queued requests (lease table)
+  Duration queue_in_child{10};    ///< may wait in a child behind a quick request
   bool request_buffering = true;  ///< read request bodies whole before leasing a child
   int64_t request_buffer_size = 65536;            ///< request body bytes kept in memory
   bool response_buffering = true;                 ///< take responses from R at R's pace

@@ -300,6 +300,20 @@ const Entry kEntries[] = {
           "max_requests, queue_timeout and draining still hold. false sends every lease back "
           "through the master."},
      .field = &Config::lease_handover},
+    {.info = {"queue_in_child", T::kDuration, "", "DURATION", kRequests,
+              "queue a waiting request in a child behind a quick one",
+              "While every child is busy and none may be started, a request that would wait in "
+              "its worker is sent at once to a child whose one request in progress started less "
+              "than this ago, on a route (method and path) whose requests have lately taken less "
+              "than this in R: httpuv holds it, and R starts it the moment it has answered, "
+              "without a round trip through valved (as nginx's connection pools do, which is "
+              "why they get more out of the same R processes on cheap requests). At most one "
+              "request waits in a child, never behind a route that is slow or not yet known, "
+              "so a slow request (a long model fit) never holds a cheap one. If the request in "
+              "progress is slower this time, the one behind it waits for it. Needs "
+              "lease_handover; 0 never sends a request to a busy child."},
+     .field = &Config::queue_in_child,
+     .max = kMaxDurationMs},
     {.info =
          {"request_buffering", T::kBool, "", "BOOL", kRequests,
           "read request bodies whole before leasing a child",

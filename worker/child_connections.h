@@ -17,7 +17,8 @@
 // while serving the request, with or without any look at the socket. A child may hold several
 // leases at once (max_concurrency_per_child), each on its own connection, since httpuv answers the
 // requests of one connection in order: so several connections to one child may be kept, never more
-// than the leases this worker held on it at once, which the master bounds.
+// than the leases this worker held on it at once, which the master bounds, plus one for a request
+// queued in the child behind another (queue_in_child, worker/master_link.h).
 #pragma once
 
 #include <cstdint>

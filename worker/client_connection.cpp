@@ -238,6 +238,9 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
     return OnConnectFailed();
   }
   phase_ = Phase::kProxying;
+  if (host_.master().Serving(grant.req, grant.child_id, grant.socket_path,
+                             host_.route_times().IsQuick(head.method, head.target)))
+    upstream_->NoteQueued();
   if (request_body_) {
     upstream_->SendBody(request_body_.get());  // moves the chains, file segments included
     request_body_.reset();
@@ -370,6 +373,7 @@ void ClientConnection::OnResponseBodyIn(evbuffer* from, size_t n) {
 }
 
 void ClientConnection::OnResponseEnd() {
+  RecordRouteTime();
   if (framing_ == BodyFraming::kChunked) Write(kLastChunk);
   FinishRequest(status_);
   host_.graveyard().Bury(std::move(upstream_));
@@ -380,6 +384,7 @@ void ClientConnection::OnResponseEnd() {
 }
 
 void ClientConnection::OnUpstreamFailed(Upstream::Failure failure, const std::string&) {
+  if (failure == Upstream::Failure::kTimedOut) RecordRouteTime();
   host_.graveyard().Bury(std::move(upstream_));
   if (failure == Upstream::Failure::kClientNotReading) {
     FinishRequest(status_);
@@ -646,6 +651,13 @@ std::string ClientConnection::LogPrefix() const {
   std::string target = head.target.substr(0, kLoggedTargetLength);
   if (head.target.size() > kLoggedTargetLength) target += "...";
   return "req " + std::to_string(req_) + " " + head.method + " " + target;
+}
+
+void ClientConnection::RecordRouteTime() {
+  if (granted_at_ == TimePoint{}) return;
+  const RequestHead& head = parser_.head();
+  host_.route_times().Record(head.method, head.target,
+                             std::chrono::steady_clock::now() - granted_at_);
 }
 
 void ClientConnection::FinishRequest(int status) {

@@ -35,6 +35,7 @@
 #include "worker/http_util.h"
 #include "worker/master_link.h"
 #include "worker/request_parser.h"
+#include "worker/route_times.h"
 #include "worker/spool.h"
 #include "worker/upstream.h"
 
@@ -50,6 +51,8 @@ class ConnectionHost {
   virtual const Config& config() const = 0;
   virtual MasterLink& master() = 0;
   virtual ChildConnections& child_connections() = 0;
+  /// How long each route's requests take in R (queue_in_child).
+  virtual RouteTimes& route_times() = 0;
   virtual Graveyard& graveyard() = 0;
   /// Where spools put their temporary files, and the bytes they may hold.
   virtual const std::string& temp_dir() const = 0;
@@ -153,6 +156,8 @@ class ClientConnection final : private Upstream::Sink {
   bool SendProgressed() const;
   void ArmTimer(Duration duration);
   std::string LogPrefix() const;
+  /// R is done with the request (answered, or timed out): note how long it took.
+  void RecordRouteTime();
   /// The request is answered (by R or by valved): count it and log it.
   void FinishRequest(int status);
 

@@ -61,9 +61,86 @@ bool MasterLink::MayWaitLocally() const {
 
 void MasterLink::WaitLocally() {
   table_->PublishLocal(worker_id_, ++local_);
-  if (local_ > 1) return;
-  timeval delay = ToTimeval(limits_.flush_after);
-  evtimer_add(flush_timer_.get(), &delay);
+  if (local_ == 1) {
+    timeval delay = ToTimeval(limits_.flush_after);
+    evtimer_add(flush_timer_.get(), &delay);
+  }
+  QueueBehindAny();
+}
+
+bool MasterLink::Serving(uint64_t lease, uint64_t child_id, const std::string& socket_path,
+                         bool quick) {
+  auto [it, fresh] = running_.try_emplace(lease);
+  Running& running = it->second;
+  if (!fresh) {  // the request queued behind (QueueBehind)
+    running.next_quick = quick;
+    return true;
+  }
+  running.child_id = child_id;
+  running.socket_path = socket_path;
+  running.since_ns = SteadyNowNs();
+  running.quick = quick;
+  QueueBehind(lease);
+  return false;
+}
+
+// The lease whose request started first is the likeliest to end first.
+void MasterLink::QueueBehindAny() {
+  std::optional<uint64_t> best;
+  int64_t best_since = 0;
+  for (const auto& [lease, running] : running_) {
+    if (!running.quick || running.in_flight != 1 || running.worst != ipc::Outcome::kOk) continue;
+    if (!best || running.since_ns < best_since) {
+      best = lease;
+      best_since = running.since_ns;
+    }
+  }
+  if (best) QueueBehind(*best);
+}
+
+void MasterLink::QueueBehind(uint64_t lease) {
+  if (limits_.queue_in_child.count() <= 0 || local_ == 0) return;
+  Running& running = running_.at(lease);
+  int64_t limit_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(limits_.queue_in_child).count();
+  if (!running.quick || running.in_flight != 1 || running.worst != ipc::Outcome::kOk ||
+      SteadyNowNs() - running.since_ns >= limit_ns)
+    return;
+  uint64_t req = queue_.begin()->second;
+  const Waiter& waiter = waiting_.at(req);
+  if (waiter.acquired || !table_->OldestOfAll(worker_id_, waiter.since_ns) ||
+      !table_->Claim(running.child_id))
+    return;
+  Waiter local = *TakeWaiter(req);
+  CountHanded(running.child_id, /*waited=*/true);
+  running.in_flight = 2;
+  running.next_quick = false;
+  ipc::Grant grant{lease, running.child_id, running.socket_path};
+  if (LogEnabled(LogLevel::kDebug))
+    Log(LogLevel::kDebug) << "req " << req << ": queued in child#" << grant.child_id
+                          << " behind lease " << lease;
+  local.callback(grant);
+}
+
+bool MasterLink::PassOn(uint64_t lease, ipc::Outcome outcome) {
+  auto it = running_.find(lease);
+  if (it == running_.end() || it->second.in_flight < 2) return false;
+  Running& running = it->second;
+  running.worst = std::max(running.worst, outcome);
+  running.in_flight = 1;
+  running.since_ns = SteadyNowNs();
+  running.quick = running.next_quick;
+  running.next_quick = false;
+  QueueBehind(lease);
+  return true;
+}
+
+ipc::Outcome MasterLink::EndRunning(uint64_t lease) {
+  auto it = running_.find(lease);
+  if (it == running_.end()) return ipc::Outcome::kOk;
+  ipc::Outcome worst = it->second.worst;
+  running_.erase(it);
+  return worst;
 }
 
 void MasterLink::SendAcquire(uint64_t req, bool waited_here) {
@@ -149,6 +226,8 @@ void MasterLink::Cancel(uint64_t req) {
 }
 
 void MasterLink::Release(uint64_t req, uint64_t child_id, ipc::Outcome outcome) {
+  if (PassOn(req, outcome)) return;
+  outcome = std::max(outcome, EndRunning(req));
   if (held_ > 0) --held_;
   SendRelease(req, child_id, outcome);
 }
@@ -164,6 +243,9 @@ void MasterLink::SendRelease(uint64_t req, uint64_t child_id, ipc::Outcome outco
 }
 
 void MasterLink::ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path) {
+  if (PassOn(req, ipc::Outcome::kOk)) return;
+  if (ipc::Outcome worst = EndRunning(req); worst != ipc::Outcome::kOk)
+    return Release(req, child_id, worst);
   if (HandOver(req, child_id, socket_path) || Linger(req, child_id, socket_path)) return;
   Release(req, child_id, ipc::Outcome::kOk);
 }

@@ -41,6 +41,15 @@
 // master spawn. QUIT and the timer end it (RELEASE).
 // Once one waits here, later requests wait here too, so this worker's
 // ACQUIREs stay in the order its requests came.
+//
+// Queueing in a child (queue_in_child): the oldest local waiter, if it is
+// the oldest of all workers' waiters, may instead be sent at once to a child
+// on which this worker holds a lease whose one request started less than
+// queue_in_child ago on a quick route (worker/route_times.h). It shares that
+// lease (one lease, two requests: httpuv holds the second until R has
+// answered the first) and is counted in HANDED as a hand-over that waited.
+// The lease ends when its last request does, with the worst outcome of
+// both, so the master never counts the child free while a request is in it.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +77,7 @@ namespace valved::worker {
 struct LocalWaitLimits {
   size_t max_waiters = 1000;  ///< waiting anywhere (LeaseTable::QueueLength)
   Duration flush_after = std::chrono::seconds(1);
+  Duration queue_in_child{};  ///< 0: never queue a request inside a busy child
 };
 
 class MasterLink {
@@ -102,6 +112,10 @@ class MasterLink {
   /// the child to this worker's oldest waiter when the lease table allows
   /// it (that waiter's callback runs before this returns), else by a RELEASE.
   void ReleaseOk(uint64_t req, uint64_t child_id, const std::string& socket_path);
+  /// A request on lease `lease` has been sent to its child; `quick`: its
+  /// route is quick, so a waiter may queue behind it (queue_in_child).
+  /// True when this request is itself queued behind another.
+  bool Serving(uint64_t lease, uint64_t child_id, const std::string& socket_path, bool quick);
   /// Sends every family of `stats` (STATS lines).
   void SendStats(const RequestStats& stats);
   /// Runs `done` once every message sent so far has left the process.
@@ -120,7 +134,27 @@ class MasterLink {
     uint64_t number = 0;    ///< the ACQUIRE's number (LeaseTable::TakeWaiter)
   };
 
+  /// A lease with a request of this worker in its child.
+  struct Running {
+    uint64_t child_id = 0;
+    std::string socket_path;
+    int64_t since_ns = 0;                    ///< steady clock: when the request now first started
+    bool quick = false;                      ///< its route is quick
+    bool next_quick = false;                 ///< the queued one's
+    int in_flight = 1;                       ///< 2 with one queued behind
+    ipc::Outcome worst = ipc::Outcome::kOk;  ///< of a request that ended before the other
+  };
+
   bool HandOver(uint64_t from_req, uint64_t child_id, const std::string& socket_path);
+  /// A request of lease `lease` ended with `outcome`: true when the other
+  /// request on it goes on (the lease does not end).
+  bool PassOn(uint64_t lease, ipc::Outcome outcome);
+  /// Forgets the lease's requests; returns the worst outcome recorded.
+  ipc::Outcome EndRunning(uint64_t lease);
+  /// Sends the oldest local waiter to the child of `lease`, if it may.
+  void QueueBehind(uint64_t lease);
+  /// The same, behind the lease whose request has been in its child longest.
+  void QueueBehindAny();
   bool MayWaitLocally() const;
   /// Keeps the lease for the next request (lingering), if it may.
   bool Linger(uint64_t req, uint64_t child_id, const std::string& socket_path);
@@ -169,6 +203,7 @@ class MasterLink {
   std::map<uint64_t, ipc::Handed> handed_;  // by child id: not yet sent
   EventPtr flush_timer_;
   EventPtr linger_timer_;
+  std::unordered_map<uint64_t, Running> running_;  // by lease name
   std::unordered_map<uint64_t, Waiter> waiting_;
   std::map<uint64_t, uint64_t> queue_;  // order -> req, oldest first
   uint64_t next_order_ = 0;

@@ -280,13 +280,14 @@ void Upstream::HandleEvent(short what) {
   std::string detail = std::string(connecting_ ? "connect failed" : "connection error") + " (" +
                        ErrnoString(err) + ")";
   if (connecting_) return Fail(Failure::kConnectFailed, detail);
-  Fail(reused_ && !parser_.started() ? Failure::kIdleConnectionLost : Failure::kBroken, detail);
+  Fail((reused_ || queued_) && !parser_.started() ? Failure::kIdleConnectionLost : Failure::kBroken,
+       detail);
 }
 
 void Upstream::HandleChildClosed() {
   if (parser_.FeedEof() == ResponseParser::Result::kMessageComplete) return Complete();
-  if (reused_ && !parser_.started())
-    return Fail(Failure::kIdleConnectionLost, "the kept connection closed before any answer");
+  if ((reused_ || queued_) && !parser_.started())
+    return Fail(Failure::kIdleConnectionLost, "the child's connection closed before any answer");
   Fail(Failure::kBroken, parser_.error());
 }
 

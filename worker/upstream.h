@@ -61,9 +61,10 @@ class Upstream {
     kTimedOut,            ///< the child made no progress for `timeout`: 504, timed_out
     kClientStalled,       ///< the client's request body stopped arriving: 408, released ok
     kClientNotReading,    ///< the client took no response bytes for `timeout`: released ok
-    kIdleConnectionLost,  ///< a kept connection closed before any response byte (the child
-                          ///< died in between): released broken; no response reached the
-                          ///< client, so a bodyless request may ask for another child
+    kIdleConnectionLost,  ///< a kept connection, or one queued behind another request, closed
+                          ///< before any response byte (the child died in between): released
+                          ///< broken; no response reached the client, so a bodyless request
+                          ///< may ask for another child
   };
 
   /// The client side: where the response goes and who is told about progress.
@@ -111,6 +112,9 @@ class Upstream {
   /// may lease another child. (A connect to a Unix socket never stays in
   /// progress on Linux, so this is how a dead child's refusal shows.)
   bool Start(const std::string& request_head, bool chunked_body, std::string* error);
+  /// The request waits in the child behind another (queue_in_child): if the
+  /// child closes before any answer, it died before R reached this request.
+  void NoteQueued() { queued_ = true; }
   /// Queues request body bytes (chunk-framed when the request is chunked).
   void WriteBody(std::string_view data);
   /// Moves a whole buffered body (already framed by Content-Length) to the child.
@@ -170,6 +174,7 @@ class Upstream {
   bool chunked_body_ = false;
   bool keep_alive_ = false;
   bool reused_ = false;     // the connection came from connections_
+  bool queued_ = false;     // the request waits in the child behind another
   bool clean_end_ = false;  // the response completed by its own framing
   bool connecting_ = false;
   bool request_sent_ = false;  // EndBody() was called

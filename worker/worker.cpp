@@ -45,7 +45,8 @@ void SetParserHeadLimit(const Config& config) {
 
 LocalWaitLimits LocalWaitLimitsOf(const Config& config) {
   return {static_cast<size_t>(std::max(config.max_queue, 1)),
-          std::min<Duration>(config.queue_timeout / 2, std::chrono::seconds(1))};
+          std::min<Duration>(config.queue_timeout / 2, std::chrono::seconds(1)),
+          config.queue_in_child};
 }
 
 }  // namespace
@@ -65,6 +66,7 @@ Worker::Worker(event_base* base, Config config, uint64_t id, UniqueFd listen_fd,
                 : !runtime_dir.empty()    ? runtime_dir
                                           : "/tmp"),
       temp_budget_(static_cast<uint64_t>(config_.temp_file_limit)),
+      route_times_(config_.queue_in_child),
       graveyard_(base),
       listener_(base, std::move(listen_fd),
                 [this](UniqueFd fd, const sockaddr* address, int length) {

@@ -18,6 +18,7 @@
 #include "worker/client_connection.h"
 #include "worker/listener.h"
 #include "worker/master_link.h"
+#include "worker/route_times.h"
 #include "worker/upstream.h"
 
 namespace valved::worker {
@@ -46,6 +47,7 @@ class Worker final : private ConnectionHost {
   const Config& config() const override { return config_; }
   MasterLink& master() override { return master_; }
   ChildConnections& child_connections() override { return child_connections_; }
+  RouteTimes& route_times() override { return route_times_; }
   Graveyard& graveyard() override { return graveyard_; }
   const std::string& temp_dir() const override { return temp_dir_; }
   TempFileBudget& temp_budget() override { return temp_budget_; }
@@ -81,6 +83,7 @@ class Worker final : private ConnectionHost {
   MasterLink master_;
   std::string temp_dir_;
   TempFileBudget temp_budget_;  // before the connections, whose spools give bytes back to it
+  RouteTimes route_times_;
   ChildConnections child_connections_;  // before graveyard_: upstreams there use it
   Graveyard graveyard_;
   // Keyed by address: a connection reports itself by reference.

@@ -214,6 +214,62 @@ TEST_F(LocalWaitTest, NoLingeringWithTwoWorkersOrOnQuit) {
   EXPECT_EQ(MasterReads(), "RELEASE 12 1 ok\n");
 }
 
+// queue_in_child: the oldest local waiter may be sent to a child behind a
+// request on a quick route, sharing its lease.
+TEST_F(LocalWaitTest, AWaiterQueuesInTheChildBehindAQuickRequestAndTheLeaseEndsWithTheLast) {
+  Connect({1000, 1s, 10s});
+  HoldALease();
+  link_->Serving(10, 1, "/run/c1.sock", /*quick=*/true);
+  Ask(11);
+  const ipc::Grant* grant = GrantOf(11);
+  ASSERT_NE(grant, nullptr) << "sent to the busy child at once";
+  EXPECT_EQ(grant->req, 10u) << "on the lease it shares";
+  link_->Serving(10, 1, "/run/c1.sock", /*quick=*/true);  // 11 went out
+  Ask(12);
+  EXPECT_EQ(GrantOf(12), nullptr) << "one request at most waits in a child";
+  EXPECT_EQ(link_->waiting_locally(), 1u);
+  link_->ReleaseOk(10, 1, "/run/c1.sock");  // 10 answered: R is on 11
+  EXPECT_NE(GrantOf(12), nullptr) << "12 queues behind 11 the moment it is the one in R";
+  link_->ReleaseOk(10, 1, "/run/c1.sock");  // 11
+  EXPECT_EQ(MasterReads(), "") << "the lease goes on while a request is in the child";
+  link_->ReleaseOk(10, 1, "/run/c1.sock");  // 12, the last
+  std::string lines = MasterReads();
+  EXPECT_NE(lines.find("HANDED 1 2 2\n"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("RELEASE 10 1 ok\n"), std::string::npos) << lines;
+}
+
+TEST_F(LocalWaitTest, NoQueueingInAChildBehindASlowRouteOrWhenOff) {
+  Connect({1000, 1s, 10s});
+  HoldALease();
+  link_->Serving(10, 1, "/run/c1.sock", /*quick=*/false);
+  Ask(11);
+  EXPECT_EQ(GrantOf(11), nullptr) << "behind a slow or unknown route, it waits in the worker";
+  link_->ReleaseOk(10, 1, "/run/c1.sock");
+  ASSERT_NE(GrantOf(11), nullptr) << "and takes the lease on when it ends, as before";
+
+  Connect({1000, 1s, 0s});
+  answers_.clear();
+  HoldALease();
+  link_->Serving(10, 1, "/run/c1.sock", /*quick=*/true);
+  Ask(11);
+  EXPECT_EQ(GrantOf(11), nullptr) << "queue_in_child 0";
+}
+
+TEST_F(LocalWaitTest, AFailedRequestInASharedLeaseEndsItWithItsOutcome) {
+  Connect({1000, 1s, 10s});
+  HoldALease();
+  link_->Serving(10, 1, "/run/c1.sock", /*quick=*/true);
+  Ask(11);
+  ASSERT_NE(GrantOf(11), nullptr);
+  link_->Release(10, 1, ipc::Outcome::kTimedOut);  // 10 timed out; 11 is still in the child
+  EXPECT_EQ(MasterReads(), "");
+  Ask(12);
+  EXPECT_EQ(GrantOf(12), nullptr) << "never behind a lease that has failed";
+  link_->ReleaseOk(10, 1, "/run/c1.sock");
+  std::string lines = MasterReads();
+  EXPECT_NE(lines.find("RELEASE 10 1 timed_out\n"), std::string::npos) << lines;
+}
+
 class LocalWaitBrokerTest : public testing::BrokerTest {
  protected:
   LocalWaitBrokerTest() : BrokerTest(/*with_table=*/true) {
