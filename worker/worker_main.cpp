@@ -1,6 +1,7 @@
 #include "worker/worker_main.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 
 #include <csignal>
 #include <string_view>
@@ -70,6 +71,22 @@ void IgnoreSignals() {
     std::signal(signo, SIG_IGN);
 }
 
+// Bodies pass through evbuffer chains of 128 KiB (64 KiB reads,
+// worker/socket_io.h). glibc's defaults mmap a chunk that size and, once its
+// dynamic threshold has moved past it, give the heap's top back to the kernel
+// whenever 256 KiB of it are free: either way every response's chains were
+// fresh pages, each a page fault, which costs 11-14 us on a virtual machine
+// with shadow page tables. Measured (GET /big, 1 MiB, N=2, 4 connections):
+// 126 faults and 3.4 ms of worker CPU per request with the defaults, none
+// and 0.67 ms with these. The price: up to kKeepFree bytes of free heap stay
+// with the worker after a burst (its peak RSS is unchanged).
+void KeepBufferMemory() {
+  constexpr int kNoMmapBelow = 4 << 20;
+  constexpr int kKeepFree = 32 << 20;
+  mallopt(M_MMAP_THRESHOLD, kNoMmapBelow);
+  mallopt(M_TRIM_THRESHOLD, kKeepFree);
+}
+
 bool SetUpLogging(const Config& config) {
   SetLogLevel(LogLevelOf(config));
   std::string error;
@@ -79,6 +96,7 @@ bool SetUpLogging(const Config& config) {
 }
 
 int Run(Config config, const WorkerArgs& args) {
+  KeepBufferMemory();
   // Not inherited by anything the worker might start.
   fcntl(args.channel_fd, F_SETFD, FD_CLOEXEC);
   fcntl(args.listen_fd, F_SETFD, FD_CLOEXEC);
