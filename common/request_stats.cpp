@@ -57,6 +57,7 @@ void RequestStats::Add(const RequestStats& other) {
   bytes_out += other.bytes_out;
   connections_accepted += other.connections_accepted;
   connections_open += other.connections_open;
+  queued_in_child += other.queued_in_child;
   duration.Add(other.duration);
   queue_wait.Add(other.queue_wait);
   r_time.Add(other.r_time);
@@ -71,6 +72,7 @@ std::vector<ipc::Stats> RequestStats::ToMessages() const {
       {"duration", Values(duration)},
       {"queue_wait", Values(queue_wait)},
       {"r_time", Values(r_time)},
+      {"child_queue", {queued_in_child}},
   };
 }
 
@@ -94,6 +96,7 @@ bool RequestStats::Apply(const ipc::Stats& stats, std::string* error) {
   if (f == "duration") return expect(kHistogramValues) && (SetValues(duration, v), true);
   if (f == "queue_wait") return expect(kHistogramValues) && (SetValues(queue_wait, v), true);
   if (f == "r_time") return expect(kHistogramValues) && (SetValues(r_time, v), true);
+  if (f == "child_queue") return expect(1) && (queued_in_child = v[0], true);
   *error = "STATS: unknown family " + f;
   return false;
 }

@@ -34,9 +34,10 @@ struct RequestStats {
   uint64_t bytes_out = 0;                                 ///< bytes written to clients
   uint64_t connections_accepted = 0;                      ///< client connections accepted
   uint64_t connections_open = 0;                          ///< a gauge: client connections open now
-  Histogram duration;    ///< request head complete -> response complete (0 without a head)
-  Histogram queue_wait;  ///< ACQUIRE -> GRANT or DENY, one per lease asked for
-  Histogram r_time;      ///< GRANT -> the child's response complete or failed
+  uint64_t queued_in_child = 0;  ///< requests sent to a busy child behind another (queue_in_child)
+  Histogram duration;            ///< request head complete -> response complete (0 without a head)
+  Histogram queue_wait;          ///< ACQUIRE -> GRANT or DENY, one per lease asked for
+  Histogram r_time;              ///< GRANT -> the child's response complete or failed
 
   /// One request answered with `status` (by R or by valved).
   void CountRequest(std::string_view method, int status, std::chrono::nanoseconds total);

@@ -173,6 +173,9 @@ void PoolFamilies(MetricsText& m, const StatusSnapshot& s) {
   m.Family("valved_lease_handovers_total", "counter",
            "Requests a worker gave the R child of the request before, without the master.");
   m.Sample("valved_lease_handovers_total", {}, s.handovers);
+  m.Family("valved_requests_queued_in_child_total", "counter",
+           "Requests sent to a busy R child behind a quick one (queue_in_child).");
+  m.Sample("valved_requests_queued_in_child_total", {}, s.requests.queued_in_child);
   m.Family("valved_queue_denials_total", "counter",
            "Requests refused an R child (503), by reason.");
   for (ipc::DenyReason reason : kDenyReasons)

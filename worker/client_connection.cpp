@@ -239,8 +239,10 @@ void ClientConnection::StartProxying(const ipc::Grant& grant) {
   }
   phase_ = Phase::kProxying;
   if (host_.master().Serving(grant.req, grant.child_id, grant.socket_path,
-                             host_.route_times().IsQuick(head.method, head.target)))
+                             host_.route_times().IsQuick(head.method, head.target))) {
     upstream_->NoteQueued();
+    ++host_.stats().queued_in_child;
+  }
   if (request_body_) {
     upstream_->SendBody(request_body_.get());  // moves the chains, file segments included
     request_body_.reset();

@@ -68,7 +68,15 @@ TEST_F(QueueInChildTest, WaitingRequestsQueueInTheBusyChildAndEachGetsItsOwnAnsw
   ASSERT_TRUE(StartQueueing(1));
   for (int i = 0; i < 5; ++i) GetOk("/echo?msg=learn");  // the route is quick now
   EchoFrom(4, 25);
-  EXPECT_GT(QueuedInChild(), 0u) << "four clients on one child: some requests queued in it";
+  size_t queued = QueuedInChild();
+  EXPECT_GT(queued, 0u) << "four clients on one child: some requests queued in it";
+  // Operators see them: the worker reports its counters every 100 ms.
+  EXPECT_TRUE(Eventually(
+      10s,
+      [&] {
+        return MetricNow("valved_requests_queued_in_child_total") == static_cast<double>(queued);
+      },
+      std::to_string(queued) + " queued in a child, as the log says"));
   // Every request was counted, and the lease went back once the last was done.
   EXPECT_TRUE(Eventually(
       10s, [&] { return MetricNow("valved_leases") == 0; }, "the last lease back"));
@@ -100,6 +108,7 @@ TEST_F(QueueInChildTest, ZeroNeverQueuesInAChild) {
   for (int i = 0; i < 5; ++i) GetOk("/echo?msg=learn");
   EchoFrom(4, 10);
   EXPECT_EQ(QueuedInChild(), 0u);
+  EXPECT_EQ(MetricNow("valved_requests_queued_in_child_total"), 0);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ TEST(RequestStats, CountsByClassMethodAndRejection) {
 
 TEST(RequestStats, RoundTripsThroughStatsMessages) {
   RequestStats sent = Traffic(5, 2);
+  sent.queued_in_child = 7;
   RequestStats got;
   std::string error;
   for (const ipc::Stats& m : sent.ToMessages()) {
