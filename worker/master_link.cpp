@@ -70,6 +70,8 @@ void MasterLink::WaitLocally() {
 
 bool MasterLink::Serving(uint64_t lease, uint64_t child_id, const std::string& socket_path,
                          bool quick) {
+  // Without queueing nothing is ever shared: no entry, and a lease ends as before.
+  if (!table_ || limits_.queue_in_child.count() <= 0) return false;
   auto [it, fresh] = running_.try_emplace(lease);
   Running& running = it->second;
   if (!fresh) {  // the request queued behind (QueueBehind)
