@@ -44,7 +44,13 @@
 
 valved_library_only <- TRUE
 kTemplateUsage <- 2L
-kChildWarmUpRounds <- 1L  # decoy GET + POST pairs a child serves before it is given out
+kChildWarmUpMaxRounds <- 40L  # decoy GET + POST pairs a spare (then its child) serves at most,
+kWarmUpFaultFloor <- 20L  # ... ending with the first that wrote fewer new pages than this
+kWarmUpDelay <- 1  # seconds after a child is ready before it goes on with an unfinished warm-up
+# (not at once: a burst of spawns, whose children then wait for CPU, is
+# when spares are interrupted; measured, 8 children at once took a median
+# 0.52 s to be ready with 0.05 s here, 0.26-0.33 s with 1 s or none)
+kWarmUpGap <- 0.01  # seconds between two of its rounds
 kSpares <- 2L  # children forked and warmed up ahead of the master's fork commands
 
 template_args <- function(args) {
@@ -347,44 +353,85 @@ become_child <- function(state, cmd) {
   set.seed(NULL)
   Sys.setenv(VALVED_CHILD_ID = cmd$id)
   spread_gc_count(cmd$id)
+  finish_warm_up(state$decoy)
   # The master is the parent once the intermediate process has exited.
   run_child(state$pr, state$finish, cmd$socket, cmd$token, state$master_pid,
             first_ppid = state$master_pid)
 }
 
-# A forked child's first requests wrote into pages it shares with the
+# A forked child's first requests write into pages it shares with the
 # template (copy-on-write: R allocates from free slots of the template's
-# heap pages; the C stack; httpuv's and plumber's first-use state): ~1,000
-# page faults and ~5 ms of R CPU more than later requests. Requests through
-# the decoy router (never the API's) take that cost before the child is
-# given out. The warm-up costs more CPU (7-12 ms) than it saves the first
-# request (~2.5 ms), so only a spare waiting for its command does it: a
-# child whose command is already there (a burst of spawns) starts at once.
-# A minor collection after the decoy requests frees what they allocated, so
-# that R's next allocations reuse those nodes (already the spare's own)
-# before taking free slots further along the template's pages: the first
-# request then takes ~230-280 page faults instead of ~360, the second ~40
-# instead of ~190, for ~1 MB more private memory in the spare (the pages
-# that collection writes, which a child writes within its first requests).
-# Where a page fault is dear (~12-20 us in a VM with shadow page tables)
-# the warm-up takes 100-250 ms, and a command that came meanwhile waited
-# for all of it (a spare topped up after one burst is still warming up when
-# the next burst's commands come): so the spare looks for its command after
-# each step and stops there. The server step comes first: it is the one a
-# spawn waits for. Returns the command line if it came, else character(0).
+# heap pages, a little further along them with each request until a
+# collection frees what it allocated; the C stack; httpuv's and plumber's
+# first-use state). With examples/plumber.R that was ~5,000 page faults over
+# a child's first ~25 requests, ~200 each: 20-40 ms of R CPU per request when
+# ten new children took them at once on 2 cores. Requests through the decoy
+# router (never the API's) take that cost before the child is given out: a
+# spare serves rounds of them until a round writes fewer than
+# kWarmUpFaultFloor new pages (~15 rounds; per round 1,300 faults, then
+# ~400, ~280, then a few), then makes a minor collection, so that R's next
+# allocations reuse those nodes (already its own). bench/spawn.sh: the
+# first request 8-9 ms of R CPU and ~120 faults, against 23 ms and ~810
+# with one round; the memory is what a child makes its own in its first
+# requests anyway (private memory after 100 requests 27 MiB against 26).
+# Where a page fault is dear (~12-20 us in a VM with shadow page tables) a
+# round takes 5-40 ms, and a command that comes meanwhile waits for it: the
+# spare looks for its command after each round and stops there; its child
+# then finishes the warm-up while idle (finish_warm_up()). The server step
+# comes first: it is the one a spawn waits for. Returns the command line if
+# it came, else character(0).
 warm_up_child <- function(state) {
-  steps <- list(
-    function() warm_up_server(state$decoy),
-    function() run_decoy(state$decoy, kChildWarmUpRounds, "GET"),
-    function() run_decoy(state$decoy, kChildWarmUpRounds, "POST"),
-    function() invisible(gc(full = FALSE))
-  )
-  for (step in steps) {
-    step()
+  warm_up_server(state$decoy)
+  line <- poll_stdin_line()
+  if (length(line) > 0L) return(line)
+  while (!warm_up_round(state$decoy)) {
     line <- poll_stdin_line()
     if (length(line) > 0L) return(line)
   }
   character(0)
+}
+
+# How far this process's warm-up got (a spare's, then its child's).
+warm_state <- new.env(parent = emptyenv())
+warm_state$rounds <- 0L
+warm_state$done <- FALSE
+
+# One decoy GET + POST. The warm-up is done once a round wrote fewer than
+# kWarmUpFaultFloor pages that were not yet this process's own (or after
+# kChildWarmUpMaxRounds); a minor collection then frees what the rounds
+# allocated, so that R's next allocations reuse those nodes. TRUE when done.
+warm_up_round <- function(decoy) {
+  before <- minor_faults()
+  run_decoy(decoy, 1L)
+  warm_state$rounds <- warm_state$rounds + 1L
+  if (minor_faults() - before < kWarmUpFaultFloor ||
+      warm_state$rounds >= kChildWarmUpMaxRounds) {
+    invisible(gc(full = FALSE))
+    warm_state$done <- TRUE
+  }
+  warm_state$done
+}
+
+# In a forked child whose spare did not finish its warm-up (its command came
+# first: a burst of spawns, or a pool started with n_min children): the rest
+# runs while the child is idle, a round at a time from its event loop
+# (`later`), so a request that comes meanwhile waits for one round at most.
+# Without it, those pages were written by the child's first ~25 requests
+# (~200 page faults each with examples/plumber.R, 20-40 ms of R CPU each when
+# ten children took them at once on 2 cores).
+finish_warm_up <- function(decoy) {
+  if (warm_state$done) return(invisible(FALSE))
+  step <- function() if (!warm_up_round(decoy)) later::later(step, kWarmUpGap)
+  later::later(step, kWarmUpDelay)
+  invisible(TRUE)
+}
+
+# Page faults this process has taken (minflt, /proc/self/stat's 10th field;
+# the 2nd, the command name, may hold spaces).
+minor_faults <- function() {
+  stat <- readLines("/proc/self/stat", warn = FALSE)
+  fields <- strsplit(sub(".*\\) ", "", stat), " ", fixed = TRUE)[[1L]]
+  as.numeric(fields[[8L]])
 }
 
 # A server started and stopped at once, on a socket in the template's

@@ -1,7 +1,5 @@
 #include "worker/route_times.h"
 
-#include <algorithm>
-
 #include "worker/http_util.h"
 
 namespace valved::worker {
@@ -12,21 +10,26 @@ constexpr double kWeight = 1.0 / 8;
 
 }  // namespace
 
-std::string RouteTimes::Key(std::string_view method, std::string_view target) {
-  std::string path =
-      target.empty() || target.front() == '/' ? std::string(target) : OriginForm(target);
-  path.erase(std::min(path.find('?'), path.size()));
-  return std::string(method) + ' ' + path;
+std::string_view RouteTimes::Key(std::string_view method, std::string_view target) const {
+  key_.assign(method);
+  key_ += ' ';
+  if (target.empty() || target.front() == '/') {
+    key_ += target.substr(0, target.find('?'));
+  } else {
+    std::string path = OriginForm(target);  // absolute form: rare
+    key_ += std::string_view(path).substr(0, path.find('?'));
+  }
+  return key_;
 }
 
 void RouteTimes::Record(std::string_view method, std::string_view target,
                         std::chrono::nanoseconds took) {
   if (quick_us_ <= 0) return;
-  std::string key = Key(method, target);
+  std::string_view key = Key(method, target);
   auto it = routes_.find(key);
   if (it == routes_.end()) {
     if (routes_.size() >= kMaxRoutes) routes_.clear();
-    it = routes_.emplace(std::move(key), Route{}).first;
+    it = routes_.emplace(std::string(key), Route{}).first;
   }
   Route& route = it->second;
   double us = ToMicros(took);

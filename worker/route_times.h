@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,10 +41,18 @@ class RouteTimes {
   static double ToMicros(std::chrono::nanoseconds d) {
     return std::chrono::duration<double, std::micro>(d).count();
   }
-  static std::string Key(std::string_view method, std::string_view target);
+  // Heterogeneous lookup: a route is found by the key built in key_, with
+  // no string allocated per request.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  /// "METHOD /path" (no query) in key_, which keeps its capacity between calls.
+  std::string_view Key(std::string_view method, std::string_view target) const;
 
   double quick_us_;
-  std::unordered_map<std::string, Route> routes_;
+  std::unordered_map<std::string, Route, KeyHash, std::equal_to<>> routes_;
+  mutable std::string key_;
 };
 
 }  // namespace valved::worker
