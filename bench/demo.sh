@@ -5,13 +5,14 @@
 # bounded. Prints a table.
 #
 #   bench/demo.sh                 # N=10, S=2, max_spawning 1 2 3 4 10
-#   N=10 S=2 SPAWNS="2 4" PORT=3950 bench/demo.sh
+#   N=10 S=2 SPAWNS="2 4" IDLE=5 PORT=3950 bench/demo.sh
 #   SPAWN_METHOD=fresh bench/demo.sh   # children started fresh instead of forked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10}
 S=${S:-2}
 SPAWNS=${SPAWNS:-"1 2 3 4 10"}
+IDLE=${IDLE:-5}  # seconds a warm pool is left idle before its "after idle" burst
 PORT=${PORT:-3950}
 VALVED=${VALVED:-build/valved}
 # As root, valved refuses to run R as root unless told to (see valve.yaml(5): user).
@@ -62,6 +63,17 @@ for burst in first second third; do
   read -r wall ok < <(fire)
   printf '| warm (n_min %s), %s burst | 2 | %s | %s/%s |\n' "$N" "$burst" "$wall" "$ok" "$N"
 done
+stop_valved
+# The same pool, its first burst after IDLE seconds with no traffic: what a
+# pool started ahead of its traffic sees. A forked child whose spare's
+# warm-up was cut short by its spawn (all of them, in a pool started at
+# once) finishes it while idle, from 1 s after it is ready (r/template.R,
+# finish_warm_up()); the first burst above comes before that.
+start_valved --n-min "$N" --max-spawning 2
+wait_ready "$N"
+sleep "$IDLE"
+read -r wall ok < <(fire)
+printf '| warm (n_min %s), first burst after %s s idle | 2 | %s | %s/%s |\n' "$N" "$IDLE" "$wall" "$ok" "$N"
 stop_valved
 # The same with `warmup: true`: each child has run plumber's code twice
 # before it reports ready.
