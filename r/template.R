@@ -44,12 +44,13 @@
 
 valved_library_only <- TRUE
 kTemplateUsage <- 2L
-kChildWarmUpMaxRounds <- 40L  # decoy GET + POST pairs a spare (then its child) serves at most,
-kWarmUpFaultFloor <- 20L  # ... ending with the first that wrote fewer new pages than this
+kSpareWarmUpRounds <- 1L  # decoy GET + POST pairs a spare serves; its child serves the rest
+kChildWarmUpMaxRounds <- 8L  # decoy GET + POST pairs a spare and its child serve at most,
+kWarmUpFaultFloor <- 20L  # ... ending early with one that wrote fewer new pages than this
 kWarmUpDelay <- 1  # seconds after a child is ready before it goes on with an unfinished warm-up
 # (not at once: a burst of spawns, whose children then wait for CPU, is
-# when spares are interrupted; measured, 8 children at once took a median
-# 0.52 s to be ready with 0.05 s here, 0.26-0.33 s with 1 s or none)
+# when spares are interrupted; bench/spawn.sh, 8 children at once, one run
+# each: a median 0.52 s to be ready with 0.05 s here, 0.26 s with 1 s)
 kWarmUpGap <- 0.01  # seconds between two of its rounds
 kSpares <- 2L  # children forked and warmed up ahead of the master's fork commands
 
@@ -173,7 +174,8 @@ align_gc_count <- function() {
 }
 
 # In a forked child: its share of the runway (by its id), one minor
-# collection every kGcSpreadGap s from kGcSpreadDelay s on, through `later`,
+# collection every kGcSpreadGap s from kGcSpreadDelay s on (after its warm-up
+# rounds: finish_warm_up()), through `later`,
 # so that they run between requests and the child's start does not wait.
 spread_gc_count <- function(id) {
   k <- suppressWarnings(as.numeric(id))
@@ -352,8 +354,7 @@ become_child <- function(state, cmd) {
   heap_filler$cells <- NULL
   set.seed(NULL)
   Sys.setenv(VALVED_CHILD_ID = cmd$id)
-  spread_gc_count(cmd$id)
-  finish_warm_up(state$decoy)
+  finish_warm_up(state$decoy, then = function() spread_gc_count(cmd$id))
   # The master is the parent once the intermediate process has exited.
   run_child(state$pr, state$finish, cmd$socket, cmd$token, state$master_pid,
             first_ppid = state$master_pid)
@@ -363,32 +364,32 @@ become_child <- function(state, cmd) {
 # template (copy-on-write: R allocates from free slots of the template's
 # heap pages, a little further along them with each request until a
 # collection frees what it allocated; the C stack; httpuv's and plumber's
-# first-use state). With examples/plumber.R that was ~5,000 page faults over
-# a child's first ~25 requests, ~200 each: 20-40 ms of R CPU per request when
-# ten new children took them at once on 2 cores. Requests through the decoy
-# router (never the API's) take that cost before the child is given out: a
-# spare serves rounds of them until a round writes fewer than
-# kWarmUpFaultFloor new pages (~15 rounds; per round 1,300 faults, then
-# ~400, ~280, then a few), then makes a minor collection, so that R's next
-# allocations reuse those nodes (already its own). bench/spawn.sh: the
-# first request 8-9 ms of R CPU and ~120 faults, against 23 ms and ~810
-# with one round; the memory is what a child makes its own in its first
-# requests anyway (private memory after 100 requests 27 MiB against 26).
-# Where a page fault is dear (~12-20 us in a VM with shadow page tables) a
-# round takes 5-40 ms, and a command that comes meanwhile waits for it: the
-# spare looks for its command after each round and stops there; its child
-# then finishes the warm-up while idle (finish_warm_up()). The server step
-# comes first: it is the one a spawn waits for. Returns the command line if
-# it came, else character(0).
+# first-use state). With examples/plumber.R and one decoy pair in the spare
+# that was ~200 page faults per request over a child's first ~25 requests:
+# 20-40 ms of R CPU per request when ten new children took them at once on
+# 2 cores. Requests through the decoy router (never the API's) take that
+# cost before the child is given out: a spare serves kSpareWarmUpRounds
+# rounds of them and makes a minor collection, so that R's next
+# allocations reuse those nodes (already its own); its child serves the
+# rest while idle (finish_warm_up()). More rounds in the spare (until one
+# wrote under kWarmUpFaultFloor pages: ~15, ~6,000 faults) made each spare
+# ~18 MB larger, which a spare holds for as long as it waits: the pool of
+# 8 children with its template and spares then took 637 MiB after 1,000
+# requests each instead of 599 (bench/spawn.sh). Where a page fault is
+# dear (~12-20 us in a VM with shadow page tables) a round takes 5-40 ms,
+# and a command that came meanwhile waits for it: the spare looks for its
+# command after each step and stops there. The server step comes first: it
+# is the one a spawn waits for. Returns the command line if it came, else
+# character(0).
 warm_up_child <- function(state) {
   warm_up_server(state$decoy)
-  line <- poll_stdin_line()
-  if (length(line) > 0L) return(line)
-  while (!warm_up_round(state$decoy)) {
+  for (i in seq_len(kSpareWarmUpRounds)) {
     line <- poll_stdin_line()
     if (length(line) > 0L) return(line)
+    if (warm_up_round(state$decoy)) return(poll_stdin_line())
   }
-  character(0)
+  invisible(gc(full = FALSE))
+  poll_stdin_line()
 }
 
 # How far this process's warm-up got (a spare's, then its child's).
@@ -413,17 +414,26 @@ warm_up_round <- function(decoy) {
 }
 
 # In a forked child whose spare did not finish its warm-up (its command came
-# first: a burst of spawns, or a pool started with n_min children): the rest
-# runs while the child is idle, a round at a time from its event loop
-# (`later`), so a request that comes meanwhile waits for one round at most.
-# Without it, those pages were written by the child's first ~25 requests
-# (~200 page faults each with examples/plumber.R, 20-40 ms of R CPU each when
-# ten children took them at once on 2 cores).
-finish_warm_up <- function(decoy) {
-  if (warm_state$done) return(invisible(FALSE))
-  step <- function() if (!warm_up_round(decoy)) later::later(step, kWarmUpGap)
+# first, or the spare stopped after kSpareWarmUpRounds): the rest runs while
+# the child is idle, a round at a time from its event loop (`later`), so a
+# request that comes meanwhile waits for one round at most; `then` runs
+# after the last round. The rounds walk R's free slots only if nothing
+# collects between them (a collection frees what they allocated and the next
+# round reuses it), so spread_gc_count()'s minor collections come after them
+# (`then`). bench/spawn.sh (8 children, 1,000 requests each), before / with
+# it: a child's 1st / 2nd / 100th request 11.8 / 5.0 / 3.7 ms of R CPU and
+# 248 / 36 / 0 page faults, then 9.9 / 4.9 / 3.8 ms and 145 / 16 / 0; private
+# memory per child after 1,000 requests 35 and 36 MiB (the same pages,
+# written earlier). Walking on until a round wrote under kWarmUpFaultFloor
+# pages (up to 40 rounds) gave 7.4 / 3.4 / 3.3 ms but 42 MiB: it went
+# further than 1,000 requests do, hence kChildWarmUpMaxRounds.
+finish_warm_up <- function(decoy, then) {
+  if (warm_state$done) return(invisible(then()))
+  step <- function() {
+    if (warm_up_round(decoy)) then() else later::later(step, kWarmUpGap)
+  }
   later::later(step, kWarmUpDelay)
-  invisible(TRUE)
+  invisible(NULL)
 }
 
 # Page faults this process has taken (minflt, /proc/self/stat's 10th field;

@@ -183,7 +183,7 @@ TEST_F(ForkTest, ChildrenForkedTogetherAreAtDifferentPointsOfRsCollectionCount) 
   Valved* valved = StartPool(Fixture("fork.R"), 2);
   ASSERT_NE(valved, nullptr);
   // Child 1 spends 61 and child 2 22 of R's runway of 126, from 1 s after
-  // they start; without that, both count the same (each reading adds one to
+  // their warm-up rounds; without that, both count the same (each reading adds one to
   // the child that answers it, and two concurrent requests reach the two).
   std::map<double, double> counts;
   bool apart = Eventually(
@@ -220,8 +220,8 @@ long MinorFaults(pid_t pid) {
 // (copy-on-write); a spare writes them ahead with decoy requests, and a child
 // whose spare's command came first (as at a pool's start) finishes that
 // while idle (r/template.R, finish_warm_up()). So a child that has been idle
-// answers its first request without writing many new pages: 193-213 page
-// faults with this fixture, against 946 with finish_warm_up() disabled.
+// answers its first request without writing many new pages: 230-234 page
+// faults with this fixture, against 930-938 with finish_warm_up() disabled.
 TEST_F(ForkTest, AChildThatHasBeenIdleAnswersItsFirstRequestWithFewPageFaults) {
   Valved* valved = StartPool(Fixture("fork.R"), 1);
   ASSERT_NE(valved, nullptr);
