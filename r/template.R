@@ -430,7 +430,10 @@ warm_up_round <- function(decoy) {
 finish_warm_up <- function(decoy, then) {
   if (warm_state$done) return(invisible(then()))
   step <- function() {
-    if (warm_up_round(decoy)) then() else later::later(step, kWarmUpGap)
+    # An error here would leave the child's event loop: the warm-up is only
+    # worth having, so an error ends it.
+    done <- tryCatch(warm_up_round(decoy), error = function(e) TRUE)
+    if (done) then() else later::later(step, kWarmUpGap)
   }
   later::later(step, kWarmUpDelay)
   invisible(NULL)
