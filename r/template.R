@@ -405,7 +405,8 @@ warm_up_round <- function(decoy) {
   before <- minor_faults()
   run_decoy(decoy, 1L)
   warm_state$rounds <- warm_state$rounds + 1L
-  if (minor_faults() - before < kWarmUpFaultFloor ||
+  wrote <- minor_faults() - before  # NA if /proc cannot tell: then done
+  if (is.na(wrote) || wrote < kWarmUpFaultFloor ||
       warm_state$rounds >= kChildWarmUpMaxRounds) {
     invisible(gc(full = FALSE))
     warm_state$done <- TRUE
@@ -439,12 +440,11 @@ finish_warm_up <- function(decoy, then) {
   invisible(NULL)
 }
 
-# Page faults this process has taken (minflt, /proc/self/stat's 10th field;
-# the 2nd, the command name, may hold spaces).
+# Page faults this process has taken (minflt: /proc/self/stat's 10th
+# field, the 8th after "pid (comm)"), or NA.
 minor_faults <- function() {
-  stat <- readLines("/proc/self/stat", warn = FALSE)
-  fields <- strsplit(sub(".*\\) ", "", stat), " ", fixed = TRUE)[[1L]]
-  as.numeric(fields[[8L]])
+  stat <- proc_stat("self")
+  if (is.null(stat)) NA_real_ else as.numeric(stat[[8L]])
 }
 
 # A server started and stopped at once, on a socket in the template's
