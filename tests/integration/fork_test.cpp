@@ -203,17 +203,10 @@ TEST_F(ForkTest, ChildrenForkedTogetherAreAtDifferentPointsOfRsCollectionCount) 
                      << (counts.size() < 2 ? 0 : std::next(counts.begin())->second);
 }
 
-/// Minor page faults process `pid` has taken (/proc/<pid>/stat's 10th field).
+/// Minor page faults process `pid` has taken (-1 if it is gone).
 long MinorFaults(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t end = stat.rfind(')');
-  if (end == std::string::npos) return -1;
-  std::istringstream fields(stat.substr(end + 2));
-  std::string field;
-  for (int i = 0; i < 8 && fields >> field; ++i) {
-  }
-  return std::stol(field);
+  std::optional<ProcInfo> info = ReadProc(pid);
+  return info ? info->minor_faults : -1;
 }
 
 // A forked child's first requests write pages it shares with the template

@@ -158,6 +158,9 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   info.pid = pid;
   std::istringstream rest(stat.substr(close + 2));
   rest >> info.state >> info.ppid;
+  std::string skipped;  // pgrp, session, tty_nr, tpgid, flags
+  for (int i = 0; i < 5; ++i) rest >> skipped;
+  rest >> info.minor_faults;
   if (!rest) return std::nullopt;
   std::string cmdline = ReadWholeFile(base / "cmdline");
   // A process title (valved: worker 2) leaves the rest of argv's room as NULs.

@@ -66,6 +66,7 @@ struct ProcInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
   char state = '?';               ///< R, S, D, Z, ... from /proc/<pid>/stat
+  long minor_faults = 0;          ///< minflt, from /proc/<pid>/stat
   std::vector<std::string> argv;  ///< from /proc/<pid>/cmdline
   bool IsZombie() const { return state == 'Z' || state == 'X'; }
   std::string Describe() const;  ///< "pid 812 (Z): Rscript launcher.R ..."
