@@ -26,6 +26,7 @@ struct Config {
   Duration max_age = std::chrono::seconds(300);  ///< idle time before a child beyond n_min stops
   Duration check_unused = std::chrono::seconds(10);  ///< how often idle children are checked
   int max_spawning = 0;  ///< children starting at once (chosen by measurement; see README)
+  int fork_spares = 8;   ///< forked children kept warm ahead of spawns, within n_max's headroom
   std::string spawn_method = "fork";  ///< "fork" (from a preloaded template) or "fresh"
   Duration spawn_timeout =
       std::chrono::seconds(60);  ///< a Spawning child not ready by then is killed

@@ -549,6 +549,12 @@ size_t ChildPool::LiveCount() const {
                                            [this](const auto& kv) { return Counts(*kv.second); }));
 }
 
+size_t ChildPool::Headroom() const {
+  size_t n_max = static_cast<size_t>(std::max(config_.n_max, 0));
+  size_t live = LiveCount();
+  return retiring_ || live >= n_max ? 0 : n_max - live;
+}
+
 bool ChildPool::Counts(const RChild& child) const {
   return IsLive(child.state) && !HasSuccessor(child);
 }

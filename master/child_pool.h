@@ -136,6 +136,9 @@ class ChildPool {
   size_t LeaseCount() const;
   /// Spawning, Ready or Busy: what counts towards n_min.
   size_t LiveCount() const;
+  /// Children that could still be started (n_max minus LiveCount()); 0 once
+  /// shutting down.
+  size_t Headroom() const;
   bool empty() const { return children_.empty(); }
   /// Set when the API can never start (it failed to load before any child
   /// was ever ready): the master must exit with the message.

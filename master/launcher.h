@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,6 +25,9 @@ class Launcher {
   /// False while a launch should wait (a template still loading the API:
   /// children started now would compete with it for the CPU).
   virtual bool CanLaunch() const { return true; }
+  /// The pool could start `children` more now (n_max minus those that count
+  /// towards it): a launcher may prepare up to that many ahead.
+  virtual void SetHeadroom(size_t /*children*/) {}
   /// Sends `signo` to a child's process; a child that is already gone is not
   /// an error, and neither is a pid not known yet (<= 0: nothing is sent).
   virtual void Signal(pid_t pid, int signo) = 0;

@@ -268,6 +268,7 @@ RLaunchSpec Master::LaunchSpecFor(const Config& config, const ApiLocation& api) 
   spec.warmup = config.warmup;
   spec.template_script = TemplateScriptFor(spec.launcher_script);
   spec.fork = config.spawn_method == "fork" && subreaper_;
+  spec.spares = static_cast<size_t>(std::max(config.fork_spares, 0));
   if (spec.fork && access(spec.template_script.c_str(), R_OK) != 0) {
     Log(LogLevel::kWarn) << "cannot read the R template " << spec.template_script
                          << ": children start fresh";
@@ -541,6 +542,7 @@ void Master::SendDeny(uint64_t worker_id, const ipc::Deny& deny) {
 void Master::AfterEvent() {
   broker_->Dispatch();
   PublishSaturation();
+  launcher_->SetHeadroom(pool_->Headroom());
   if (!stop_ && !pool_->fatal_error().empty()) {
     Log(LogLevel::kError) << pool_->fatal_error();
     BeginStop(false, kExitConfig);

@@ -43,6 +43,24 @@ void RLauncher::StartTemplate() {
       },
       [this](uint64_t id, pid_t pid, const std::string& why) { OnForked(id, pid, why); }));
   templates_.back()->Start();
+  TellSpares();
+}
+
+void RLauncher::SetHeadroom(size_t children) {
+  if (children == headroom_) return;
+  headroom_ = children;
+  TellSpares();
+}
+
+// As many spares as the pool could still start, so that with them it never
+// takes more memory than n_max children would (a spare holds ~10 MB of its
+// own, a child more); but one even in a full pool, for the replacement of a
+// recycled or crashed child. Only the current template forks; an earlier one
+// kept for an abandoned reload needs none until it is current again.
+void RLauncher::TellSpares() {
+  TemplateSupervisor* current = Current();
+  size_t wanted = std::min(spec_.spares, std::max<size_t>(headroom_, 1));
+  for (const auto& t : templates_) t->SetSpares(t.get() == current ? wanted : 0);
 }
 
 TemplateSupervisor* RLauncher::Current() const {
@@ -68,6 +86,7 @@ void RLauncher::RestoreSpec(RLaunchSpec spec) {
       for (size_t j = i + 1; j < templates_.size(); ++j) templates_[j]->Stop();
       std::rotate(templates_.begin() + static_cast<long>(i),
                   templates_.begin() + static_cast<long>(i) + 1, templates_.end());
+      TellSpares();
       return;
     }
   }

@@ -46,6 +46,8 @@ class RLauncher final : public Launcher {
 
   pid_t Launch(uint64_t id, const std::string& socket_path) override;
   bool CanLaunch() const override;
+  /// The current template keeps min(fork_spares, children) spares.
+  void SetHeadroom(size_t children) override;
   void Signal(pid_t pid, int signo) override;
   std::string OutputTail(uint64_t id) override;
   void Forget(uint64_t id) override;
@@ -74,6 +76,8 @@ class RLauncher final : public Launcher {
   void StartTemplate();
   void OnForked(uint64_t id, pid_t pid, const std::string& why);
   TemplateSupervisor* Current() const;
+  /// Spares for the current template, none for the others.
+  void TellSpares();
 
   event_base* base_;
   const Clock& clock_;
@@ -90,6 +94,7 @@ class RLauncher final : public Launcher {
   // serve again if SetSpec() returns to their spec.
   std::vector<std::unique_ptr<TemplateSupervisor>> templates_;
   uint64_t template_generation_ = 0;
+  size_t headroom_ = 0;  // the pool's, as last told (SetHeadroom)
 };
 
 }  // namespace valved::master

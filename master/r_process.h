@@ -30,6 +30,7 @@ struct RLaunchSpec {
   std::string valved_exe = "";       ///< the binary for `valved run-as`; "" = /proc/self/exe
   bool fork = false;                 ///< spawn_method: fork (and the master is a subreaper)
   std::string template_script = "";  ///< r/template.R, next to launcher_script
+  size_t spares = 0;                 ///< Config::fork_spares (not part of SameProgram)
 };
 
 /// The same R program: whether children started from `a` and from `b` run

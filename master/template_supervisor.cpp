@@ -108,6 +108,7 @@ void TemplateSupervisor::Start() {
   stderr_ = std::make_unique<ChildOutput>(base_, "template#" + std::to_string(generation_),
                                           UniqueFd(), std::move(process.err), "", nullptr);
   partial_.clear();
+  spares_sent_.reset();
   state_ = State::kStarting;
   since_ = clock_.Now();
   Log(LogLevel::kNotice) << Name() << ": loading " << spec_.api_path << " to fork children from";
@@ -152,6 +153,7 @@ void TemplateSupervisor::HandleLine(const std::string& line) {
     auto took = std::chrono::duration_cast<Duration>(clock_.Now() - since_);
     Log(LogLevel::kNotice) << Name() << ": Starting -> Ready (loaded and warmed up in "
                            << std::to_string(Seconds(took)).substr(0, 5) << "s)";
+    SendSpares();
     if (on_ready_) on_ready_();
     return;
   }
@@ -196,14 +198,37 @@ void TemplateSupervisor::Fork(uint64_t id, const std::string& socket_path, const
     command += "\t" + *field;
   }
   command += "\n";
-  ssize_t written = ::write(commands_.get(), command.data(), command.size());
-  if (written == -1 && errno == EAGAIN)  // thousands of commands behind: it is wedged
-    throw std::runtime_error("the template's command pipe is full");
-  if (written != static_cast<ssize_t>(command.size())) {
+  if (!Command(command)) {
+    if (errno == EAGAIN)  // thousands of commands behind: it is wedged
+      throw std::runtime_error("the template's command pipe is full");
     Failed("cannot write to its stdin: " + ErrnoString(errno), false);
     throw std::runtime_error("the template does not take commands");
   }
   pending_[id] = clock_.Now() + kForkReplyTime;
+}
+
+// One write() per command: the pipe keeps it whole (under PIPE_BUF), and
+// template.R reads lines.
+bool TemplateSupervisor::Command(const std::string& line) {
+  if (!commands_) {
+    errno = EPIPE;
+    return false;
+  }
+  ssize_t written = ::write(commands_.get(), line.data(), line.size());
+  return written == static_cast<ssize_t>(line.size());
+}
+
+void TemplateSupervisor::SetSpares(size_t n) {
+  spares_ = n;
+  SendSpares();
+}
+
+// A lost command is harmless (the template keeps the spares it has, and a
+// fork without one forks the child itself): it is sent again at the next
+// change.
+void TemplateSupervisor::SendSpares() {
+  if (state_ != State::kReady || spares_sent_ == spares_) return;
+  if (Command("spares\t" + std::to_string(spares_) + "\n")) spares_sent_ = spares_;
 }
 
 bool TemplateSupervisor::OnExit(pid_t pid, int wait_status) {
@@ -281,9 +306,12 @@ void TemplateSupervisor::Stop() {
   if (state_ == State::kStopping) return;
   // Still loading: it reads no commands yet, and has nothing to finish.
   if (state_ == State::kStarting && pid_ > 0) ::kill(pid_, SIGKILL);
+  // `stop`, then EOF: template.R leaves its command loop and exits 0 (while
+  // it paces its spares it reads without blocking, which cannot see EOF).
+  if (state_ == State::kReady) Command("stop\n");
   state_ = pid_ > 0 ? State::kStopping : State::kGone;
   since_ = clock_.Now();
-  commands_.reset();  // EOF: template.R leaves its command loop and exits 0
+  commands_.reset();
 }
 
 void TemplateSupervisor::Kill() {

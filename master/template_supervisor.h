@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -56,6 +57,9 @@ class TemplateSupervisor {
   /// when the command cannot be sent (nothing will be answered).
   void Fork(uint64_t id, const std::string& socket_path, const std::string& token,
             const std::string& stdout_fifo, const std::string& stderr_fifo);
+  /// The template keeps `n` spares: children forked and warmed up ahead of
+  /// Fork() (r/template.R). Sent when it changes, and when the template is ready.
+  void SetSpares(size_t n);
   /// Reads and handles the replies already written, now.
   void Poll() { ReadReplies(); }
   /// The reaper collected `pid`; false when it is not this template.
@@ -85,6 +89,9 @@ class TemplateSupervisor {
   /// Logs the exit and decides what follows (restart, give up, gone).
   void NoteExit(const std::string& how, const std::string& tail, int wait_status);
   void CloseChannels();
+  /// Writes `line` to the template's stdin; false if it could not (whole).
+  bool Command(const std::string& line);
+  void SendSpares();
   std::string Name() const;
 
   event_base* base_;
@@ -104,7 +111,9 @@ class TemplateSupervisor {
   std::unique_ptr<ChildOutput> stderr_;
   TimePoint since_{};  // when state_ was entered
   TimePoint restart_at_{};
-  int failures_ = 0;  // in a row; reset by readiness
+  int failures_ = 0;                   // in a row; reset by readiness
+  size_t spares_ = 0;                  // wanted
+  std::optional<size_t> spares_sent_;  // what the running template was told
 };
 
 const char* ToString(TemplateSupervisor::State state);

@@ -14,6 +14,8 @@
 # Protocol with the master:
 #   stdin (commands, one per line, fields separated by tabs):
 #     fork <child_id> <socket_path> <ready_token> <stdout_fifo> <stderr_fifo>
+#     spares <n>     keep n spares (the master sends it when n changes)
+#     stop           exit 0, as on EOF (which a non-blocking read cannot see)
 #   stdout (replies, one line each):
 #     valved-ready <token>                 loaded and warmed up: send commands
 #     valved-forked <child_id> <pid>       child <pid> is starting
@@ -52,7 +54,12 @@ kWarmUpDelay <- 1  # seconds after a child is ready before it goes on with an un
 # when spares are interrupted; bench/spawn.sh, 8 children at once, one run
 # each: a median 0.52 s to be ready with 0.05 s here, 0.26 s with 1 s)
 kWarmUpGap <- 0.01  # seconds between two of its rounds
-kSpares <- 2L  # children forked and warmed up ahead of the master's fork commands
+# Spares: children forked and warmed up ahead of the master's fork commands.
+# The master says how many (`spares <n>`: fork_spares, at most the children
+# the pool could still start); the template forks them one every
+# kSpareGap s while no command comes, so that their warm-ups do not all
+# compete for the CPU with the children being served.
+kSpareGap <- 0.1
 
 template_args <- function(args) {
   if (length(args) != 3L) {
@@ -641,12 +648,20 @@ forget_spare <- function(spare) {
   invisible(NULL)
 }
 
-# In the template: forks spares until there are kSpares.
-top_up_spares <- function(state, spares) {
-  while (length(spares) < kSpares) {
-    spare <- start_spare(state)
-    if (is.null(spare)) break
-    spares <- c(spares, list(spare))
+# In the template: one more spare (none if it cannot fork).
+add_spare <- function(state, spares) {
+  spare <- start_spare(state)
+  if (is.null(spare)) spares else c(spares, list(spare))
+}
+
+# In the template: the newest spares beyond `target` stop (their
+# intermediates kill them; the master reaps them).
+trim_spares <- function(spares, target) {
+  while (length(spares) > max(target, 0L)) {
+    last <- spares[[length(spares)]]
+    spares <- spares[-length(spares)]
+    tryCatch(parallel:::sendChildStdin(last, "stop\n"), error = function(e) NULL)
+    forget_spare(last)
   }
   spares
 }
@@ -688,6 +703,21 @@ next_command <- function(commands) {
   readLines(commands$more, n = 1L, warn = FALSE)
 }
 
+# The next command if one comes within `seconds`, else character(0). A
+# non-blocking read cannot tell EOF from no command yet, so the master
+# writes `stop` before it closes our stdin; a master that is gone is seen
+# here too.
+command_within <- function(commands, seconds, master_pid) {
+  deadline <- Sys.time() + seconds
+  repeat {
+    line <- next_command(commands)
+    if (length(line) == 1L) return(line)
+    if (Sys.time() >= deadline) return(character(0))
+    if (!pid_lives(master_pid)) return("stop")
+    Sys.sleep(0.01)
+  }
+}
+
 # In a process forked from the template: the master's pipe is not its own.
 close_commands <- function(state) {
   for (con in state$commands) close(con)
@@ -705,6 +735,14 @@ dispatch <- function(state, spares, line, cmd) {
   }
   if (!given) fork_child(state, cmd)
   list(spares = spares, used = used)
+}
+
+# `spares <n>`: how many spares to keep; NULL if `line` is not that command.
+parse_spares <- function(line) {
+  fields <- strsplit(line, "\t", fixed = TRUE)[[1L]]
+  if (length(fields) != 2L || fields[[1L]] != "spares") return(NULL)
+  n <- suppressWarnings(as.integer(fields[[2L]]))
+  if (is.na(n) || n < 0L) NULL else n
 }
 
 parse_command <- function(line) {
@@ -734,28 +772,43 @@ template_main <- function() {
   compile_functions(globalenv())
   state$commands <- open_commands()
   reply("valved-ready ", token)
-  spares <- top_up_spares(state, list())
+  spares <- list()
+  target <- 0L
   repeat {
-    line <- readLines(state$commands$wait, n = 1L, warn = FALSE)
-    if (length(line) == 0L) break  # EOF: the master closed our stdin
-    # Every command already written (a burst of spawns) is served before the
-    # spares are topped up: forking a spare costs the template as much as
-    # forking a child, and the children are waited for.
+    if (length(spares) < target && !is.null(state$commands$more)) {
+      line <- command_within(state$commands, kSpareGap, master_pid)
+      if (length(line) == 0L) {
+        spares <- add_spare(state, spares)
+        next
+      }
+    } else {
+      # Without a non-blocking description of stdin the spares cannot be
+      # paced: they are forked at once.
+      while (length(spares) < target) spares <- add_spare(state, spares)
+      line <- readLines(state$commands$wait, n = 1L, warn = FALSE)
+      if (length(line) == 0L) break  # EOF: the master closed our stdin
+    }
+    if (identical(line, "stop")) break
+    # Every command already written (a burst of spawns) is served before
+    # spares are forked or stopped: the children are waited for.
     used <- list()
-    while (length(line) == 1L) {
+    while (length(line) == 1L && !identical(line, "stop")) {
       cmd <- parse_command(line)
-      if (is.null(cmd)) {
-        cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
-      } else {
+      n <- if (is.null(cmd)) parse_spares(line) else NULL
+      if (!is.null(cmd)) {
         done <- dispatch(state, spares, line, cmd)
         spares <- done$spares
         used <- c(used, done$used)
+      } else if (!is.null(n)) {
+        target <- n
+      } else {
+        cat("template.R: bad command: ", line, "\n", sep = "", file = stderr())
       }
       line <- next_command(state$commands)
     }
-    # The next spares first: the used ones' intermediates exit meanwhile.
-    spares <- top_up_spares(state, spares)
     for (spare in used) forget_spare(spare)
+    spares <- trim_spares(spares, target)
+    if (identical(line, "stop")) break
   }
   stop_spares(spares)
   quit(save = "no", status = 0L)

@@ -106,6 +106,15 @@ class ForkTest : public ValvedTest {
         "child " + std::to_string(victim) + " is replaced");
   }
 
+  /// fork.R forked on demand: one child at first, up to `n_max`.
+  Valved* StartOnDemand(int n_max, const std::vector<std::string>& extra) {
+    std::vector<std::string> args{
+        "-f", Fixture("fork.R"), "-n",  std::to_string(n_max), "--n-min", "1", "-w",
+        "1",  "--spawn-method",  "fork"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return StartServing(args, 180s);
+  }
+
   Valved* StartPool(const std::string& api, int n, const std::string& method = "fork") {
     Valved* valved = StartServing({"-f", api, "-n", std::to_string(n), "--n-min", std::to_string(n),
                                    "-w", "1", "--spawn-method", method},
@@ -270,15 +279,16 @@ TEST_F(ForkTest, SparesServeTheNextSpawnAreReplacedAndLeaveWithTheirTemplate) {
   Valved* valved = StartPool(api, 1);
   ASSERT_NE(valved, nullptr);
   pid_t tmpl = valved->TemplatePids().at(0);
+  // A full pool (n_max 1) keeps one spare, for replacements.
   std::vector<pid_t> spares;
   ASSERT_TRUE(Eventually(
-      60s, [&] { return (spares = Spares(tmpl)).size() == 2; }, "the template has two spares"));
+      60s, [&] { return (spares = Spares(tmpl)).size() == 1; }, "the template has a spare"));
   // A spawn takes a spare: the new child is one of them, and it is replaced.
   ASSERT_TRUE(KillAndAwaitReplacement(*valved, valved->ReadyRChildPids().at(0), 1));
   pid_t second = valved->ReadyRChildPids().at(0);
   EXPECT_TRUE(Contains(spares, second)) << "the replacement is not a spare";
   ASSERT_TRUE(Eventually(
-      60s, [&] { return Spares(tmpl).size() == 2 && !Contains(Spares(tmpl), second); },
+      60s, [&] { return Spares(tmpl).size() == 1 && !Contains(Spares(tmpl), second); },
       "the used spare is replaced"));
   HttpResponse r = HttpGet(valved->port(), "/state");
   ASSERT_EQ(r.status, 200) << r.Describe();
@@ -297,7 +307,7 @@ TEST_F(ForkTest, SparesServeTheNextSpawnAreReplacedAndLeaveWithTheirTemplate) {
     EXPECT_FALSE(Contains(dead, victim));
   }
   ASSERT_TRUE(Eventually(
-      60s, [&] { return Spares(tmpl).size() == 2; }, "new spares replace the dead ones"));
+      60s, [&] { return Spares(tmpl).size() == 1; }, "a new spare replaces the dead one"));
   // A reload stops the old template, and its spares and intermediates with it.
   std::vector<pid_t> old_family = Spares(tmpl);
   for (const ProcInfo& middle : ChildrenOf(tmpl)) old_family.push_back(middle.pid);
@@ -309,14 +319,16 @@ TEST_F(ForkTest, SparesServeTheNextSpawnAreReplacedAndLeaveWithTheirTemplate) {
 }
 
 // The master writes one fork command per child and goes on; the template
-// serves all that are waiting (spares first, then forks of its own).
+// serves all that are waiting (spares first, then forks of its own). It
+// keeps as many spares as the pool could still start (n_max 5, one child:
+// four), so every spawn of a burst from the smallest pool finds one.
 TEST_F(ForkTest, ABurstOfSpawnsIsForkedAtOnceAndEveryChildServes) {
-  Valved* valved = StartServing({"-f", Fixture("fork.R"), "-n", "5", "--n-min", "1", "-w", "1",
-                                 "--max-spawning", "5", "--spawn-method", "fork"},
-                                180s);
+  Valved* valved = StartOnDemand(5, {"--max-spawning", "5"});
   ASSERT_NE(valved, nullptr);
+  pid_t tmpl = valved->TemplatePids().at(0);
+  std::vector<pid_t> spares;
   ASSERT_TRUE(Eventually(
-      60s, [&] { return Spares(valved->TemplatePids().at(0)).size() == 2; }, "two spares"));
+      60s, [&] { return (spares = Spares(tmpl)).size() == 4; }, "four spares"));
   std::vector<HttpResponse> burst = ConcurrentGets(valved->port(), 5, "/state?s=1.5");
   std::set<double> pids;
   for (const HttpResponse& r : burst) {
@@ -325,9 +337,32 @@ TEST_F(ForkTest, ABurstOfSpawnsIsForkedAtOnceAndEveryChildServes) {
   }
   EXPECT_EQ(pids.size(), 5u) << "five requests, five children";
   for (double pid : pids) EXPECT_TRUE(IsForked(static_cast<pid_t>(pid))) << pid;
+  for (pid_t spare : spares) EXPECT_TRUE(pids.count(spare)) << "spare " << spare << " unused";
+  // The pool is full now: one spare is kept, for a replacement.
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return Spares(tmpl).size() == 1; }, "one spare in a full pool"));
   // Every spawn's pid came from the template, none fell back to a fresh start.
   EXPECT_EQ(valved->LogLines(std::regex("child#\\d+ pid=[1-9]\\d*: spawned")).size(), 5u);
   EXPECT_TRUE(valved->LogLines(std::regex("not forked|cannot fork")).empty());
+}
+
+// fork_spares caps the spares; 0 means none, and every spawn is forked
+// when it is asked for.
+TEST_F(ForkTest, ForkSparesCapsTheSparesAndZeroMeansNone) {
+  Valved* capped = StartOnDemand(6, {"--fork-spares", "2"});
+  ASSERT_NE(capped, nullptr);
+  pid_t tmpl = capped->TemplatePids().at(0);
+  ASSERT_TRUE(Eventually(
+      60s, [&] { return Spares(tmpl).size() == 2; }, "two spares"));
+  Valved* none = StartOnDemand(3, {"--fork-spares", "0"});
+  ASSERT_NE(none, nullptr);
+  std::vector<HttpResponse> burst = ConcurrentGets(none->port(), 3, "/state?s=1");
+  for (const HttpResponse& r : burst) {
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    EXPECT_TRUE(IsForked(static_cast<pid_t>(JsonNumber(r.body, "pid").value_or(0)))) << r.body;
+  }
+  EXPECT_TRUE(Spares(none->TemplatePids().at(0)).empty());
+  EXPECT_EQ(Spares(tmpl).size(), 2u) << "the capped pool still has its two";
 }
 
 TEST_F(ForkTest, ReloadForksTheNewCodeFromANewTemplate) {

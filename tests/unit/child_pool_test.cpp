@@ -63,6 +63,19 @@ TEST_F(ChildPoolTest, AtMostMaxSpawningStartAtOnce) {
 
 // spawn_method fork: nothing starts while the template loads the API, not
 // even a reload's successors; once it is ready, everything due starts.
+// The template's spares follow it (RLauncher::SetHeadroom).
+TEST_F(ChildPoolTest, HeadroomIsWhatNMaxStillAllowsAndNoneOnceShuttingDown) {
+  EXPECT_EQ(pool().Headroom(), 3u);
+  pool().Start();
+  EXPECT_EQ(pool().Headroom(), 2u) << "a spawning child counts";
+  pool().OnReady(1);
+  pool().Reconcile(3);  // one waiter served by child 1, two spawned for the others
+  EXPECT_EQ(pool().Headroom(), 0u);
+  pool().RetireAll(SIGTERM);
+  EXPECT_EQ(pool().Headroom(), 0u);
+  Check();
+}
+
 TEST_F(ChildPoolTest, NothingSpawnsWhileTheLauncherWaitsForItsTemplate) {
   config_.n_min = 2;
   launcher_.can_launch = false;
